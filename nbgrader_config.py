@@ -26,3 +26,28 @@ c.ClearSolutions.code_stub = {
     "python": "# ここにコードを書いてください\nraise NotImplementedError()",
 }
 c.ClearSolutions.text_stub = "ここに答えを書いてください。"
+
+# Autograding runs every submission in the sandbox and judges test cells in the grader's own process
+# (coursegrader.execute.SandboxedExecute replaces nbgrader's Execute; the rest is nbgrader's own chain).
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+
+from coursegrader.execute import SandboxedExecute  # noqa: E402
+from coursegrader.feedback import HideTestCode  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.SandboxedExecute.timeout = 30
+c.SandboxedExecute.notebook_timeout = 300
+c.SandboxedExecute.memory_limit_mb = 1024
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 60
+
+# Feedback shows each test cell's diagnosis, never its code: hidden and visible test code are removed.
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]

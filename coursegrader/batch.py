@@ -1,0 +1,313 @@
+"""The batch engine behind ``make grade``: every student × every assignment, in parallel, resumable.
+
+Each worker is a long-lived process that keeps nbgrader's API and a warm sandbox (one slot each), so a
+submission costs only its own run, not an interpreter and kernel start. Grading itself is nbgrader's
+``Autograde`` converter with the course's configuration (``SandboxedExecute`` inside), then
+``GenerateFeedback``: scores land in nbgrader's gradebook, formgrader and export keep working.
+
+A task's outcome is written next to its autograded notebook (``.grading-manifest.json``) only after the
+gradebook and feedback are written; a rerun skips tasks whose submission and source are unchanged, so a
+batch killed at any moment resumes where it stopped and ends with the same grades.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import nbformat
+
+log = logging.getLogger("coursegrader")
+
+MANIFEST = ".grading-manifest.json"
+
+
+@dataclass
+class Task:
+    assignment: str
+    student: str
+    notebooks: list[str]
+    fingerprint: str
+
+
+@dataclass
+class Outcome:
+    assignment: str
+    student: str
+    status: str  # graded | failed | missing
+    reason: str = ""
+    score: float | None = None
+    max_score: float = 0.0
+    cells: dict = field(default_factory=dict)  # grade_id -> {"score", "max", "diagnoses"}
+    seconds: float = 0.0
+    seed: int | None = None
+    reused: bool = False
+
+
+# ---------------------------------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------------------------------
+
+def course_assignments(root: Path) -> dict[str, list[str]]:
+    """Assignment -> notebook names (without .ipynb), from source/."""
+    found = {}
+    for folder in sorted((root / "source").iterdir()):
+        notebooks = sorted(p.stem for p in folder.glob("*.ipynb"))
+        if folder.is_dir() and notebooks:
+            found[folder.name] = notebooks
+    return found
+
+
+def submitted_students(root: Path) -> list[str]:
+    folder = root / "submitted"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _digest_files(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.name).encode("utf-8"))
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def plan(root: Path, assignments: Iterable[str] | None = None, students: Iterable[str] | None = None
+         ) -> list[Task]:
+    """Every (assignment, student) pair to account for, with a fingerprint of what decides its grade."""
+    course = course_assignments(root)
+    chosen = [a for a in course if assignments is None or a in set(assignments)]
+    tasks = []
+    for assignment in chosen:
+        source = _digest_files((root / "source" / assignment).glob("*.ipynb"))
+        for student in students if students is not None else submitted_students(root):
+            folder = root / "submitted" / student / assignment
+            files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+            fingerprint = hashlib.sha256((source + _digest_files(files)).encode()).hexdigest()
+            tasks.append(Task(assignment, student, course[assignment], fingerprint))
+    return tasks
+
+
+def manifest_path(root: Path, task: Task) -> Path:
+    return root / "autograded" / task.student / task.assignment / MANIFEST
+
+
+def previous_outcome(root: Path, task: Task) -> Outcome | None:
+    path = manifest_path(root, task)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != task.fingerprint:
+        return None
+    outcome = Outcome(**data["outcome"])
+    outcome.reused = True
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checking a submission before nbgrader sees it
+# ---------------------------------------------------------------------------------------------------
+
+def precheck(root: Path, task: Task) -> Outcome | None:
+    """Reasons to not grade at all, each one a teacher (and the student) can act on."""
+    folder = root / "submitted" / task.student / task.assignment
+    if not folder.is_dir():
+        return Outcome(task.assignment, task.student, "missing", "no submission")
+    present = sorted(p.name for p in folder.glob("*.ipynb"))
+    expected = [f"{name}.ipynb" for name in task.notebooks]
+    if not any(name in present for name in expected):
+        if present:
+            return Outcome(task.assignment, task.student, "failed",
+                           f"unknown notebook name: submitted {', '.join(present)}, expected "
+                           f"{', '.join(expected)} (rename the file to {expected[0]} and resubmit)")
+        return Outcome(task.assignment, task.student, "failed",
+                       f"no notebook in the submission folder (expected {', '.join(expected)})")
+    for name in expected:
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            nbformat.read(path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - any parse error is the same for the teacher
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            return Outcome(task.assignment, task.student, "failed",
+                           f"{name} is not a valid notebook (not valid JSON / nbformat: {first}); "
+                           "the student should download the notebook again from JupyterLab and resubmit")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Workers
+# ---------------------------------------------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(root: str, slots, seed: int, isolate: bool) -> None:
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    os.chdir(root)
+    slot = slots.get()
+    config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+    config.merge(Config({"SandboxedExecute": {"slot": slot, "seed": str(seed), "isolate": isolate}}))
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    coursedir = CourseDirectory(config=config)
+    _worker.update(api=NbGraderAPI(coursedir=coursedir, config=config), root=Path(root), slot=slot)
+
+
+def _grade(task: Task) -> Outcome:
+    """Autograde and write feedback for one (assignment, student); never raises."""
+    root: Path = _worker["root"]
+    api = _worker["api"]
+    started = time.perf_counter()
+    outcome = precheck(root, task)
+    if outcome is None:
+        try:
+            result = api.autograde(task.assignment, task.student, force=True, create=True)
+        except Exception as exc:  # noqa: BLE001
+            result = {"success": False, "error": f"{type(exc).__name__}: {exc}", "log": ""}
+        if not result.get("success"):
+            outcome = Outcome(task.assignment, task.student, "failed", _nbgrader_reason(result))
+        else:
+            outcome = read_autograded(root, task)
+            feedback = api.generate_feedback(task.assignment, task.student, force=True)
+            if not feedback.get("success"):
+                outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "feedback not generated: " + \
+                    _nbgrader_reason(feedback)
+    outcome.seconds = round(time.perf_counter() - started, 3)
+    if outcome.status != "missing":
+        path = manifest_path(root, task)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fingerprint": task.fingerprint, "outcome": asdict(outcome)},
+                                  ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    return outcome
+
+
+def _nbgrader_reason(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for marker in ("metadata", "checksum", "cell type", "Duplicate", "grade_id", "schema"):
+        for line in lines:
+            if marker.lower() in line.lower() and ("ERROR" in line or "Error" in line or "error" in line):
+                return "metadata tampered: " + line[-300:]
+    errors = [line for line in lines if "ERROR" in line or "Error" in line]
+    return "nbgrader failed: " + (errors[-1][-300:] if errors else (lines[-1][-300:] if lines else "unknown"))
+
+
+def read_autograded(root: Path, task: Task) -> Outcome:
+    """Scores per test cell (nbgrader's own determine_grade) and the run's status from the notebook."""
+    from nbgrader.utils import determine_grade, is_grade, is_solution
+
+    outcome = Outcome(task.assignment, task.student, "graded", score=0.0)
+    for name in task.notebooks:
+        path = root / "autograded" / task.student / task.assignment / f"{name}.ipynb"
+        if not path.exists():
+            outcome.reason = (outcome.reason + "; " if outcome.reason else "") + f"{name}.ipynb missing"
+            continue
+        nb = nbformat.read(path, as_version=4)
+        run = nb.metadata.get("coursegrader", {})
+        outcome.seed = run.get("seed")
+        if run.get("status", "ok") != "ok":
+            outcome.status = "failed"
+            outcome.reason = f"{run.get('status')}: {run.get('reason', '')}".strip()
+        for cell in nb.cells:
+            if is_grade(cell) and not is_solution(cell):
+                score, max_score = determine_grade(cell)
+                grade_id = cell.metadata.nbgrader["grade_id"]
+                outcome.cells[grade_id] = {
+                    "score": score, "max": max_score,
+                    "diagnoses": list(cell.metadata.get("coursegrader", {}).get("diagnoses", [])),
+                }
+                outcome.score += score or 0.0
+                outcome.max_score += max_score
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------------------
+
+def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: bool = False,
+        seed: int | None = None, isolate: bool = True) -> list[Outcome]:
+    """Grade ``tasks`` with ``workers`` parallel processes; unchanged, already graded tasks are reused."""
+    root = root.resolve()
+    seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+    outcomes: list[Outcome] = []
+    todo: list[Task] = []
+    for task in tasks:
+        previous = None if force else previous_outcome(root, task)
+        if previous is not None:
+            outcomes.append(previous)
+        elif not (root / "submitted" / task.student / task.assignment).is_dir():
+            outcomes.append(Outcome(task.assignment, task.student, "missing", "no submission"))
+        else:
+            todo.append(task)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    progress = Progress(len(todo), reused=len(outcomes))
+    if todo:
+        context = multiprocessing.get_context("spawn")
+        slots = context.Queue()
+        for slot in range(workers):
+            slots.put(slot)
+        with context.Pool(workers, initializer=_init_worker, initargs=(str(root), slots, seed, isolate),
+                          maxtasksperchild=None) as pool:
+            for outcome in pool.imap_unordered(_grade, todo, chunksize=1):
+                outcomes.append(outcome)
+                progress.step(outcome)
+    progress.close()
+    order = {(t.assignment, t.student): i for i, t in enumerate(tasks)}
+    outcomes.sort(key=lambda o: order.get((o.assignment, o.student), 0))
+    return outcomes
+
+
+class Progress:
+    """A progress bar with ETA on a terminal; one plain log line per submission otherwise."""
+
+    def __init__(self, total: int, reused: int = 0):
+        self.total, self.done, self.started = total, 0, time.perf_counter()
+        self.bar = None
+        if total and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="nb", desc="autograde", dynamic_ncols=True)
+        if reused:
+            print(f"reused {reused} unchanged result(s); grading {total}", file=sys.stderr)
+
+    def step(self, outcome: Outcome) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{outcome.student}/{outcome.assignment}")
+            self.bar.update(1)
+            return
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        score = "-" if outcome.score is None else f"{outcome.score:g}/{outcome.max_score:g}"
+        print(f"[{self.done}/{self.total}] {outcome.student}/{outcome.assignment}: {outcome.status} {score}"
+              f" ({outcome.seconds:.2f}s, eta {eta:.0f}s){' ' + outcome.reason if outcome.reason else ''}",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def iter_rows(outcomes: Iterable[Outcome]) -> Iterator[dict]:
+    for o in outcomes:
+        yield {"student": o.student, "assignment": o.assignment, "status": o.status,
+               "score": "" if o.score is None or o.status == "missing" else round(o.score, 3),
+               "max_score": o.max_score, "reason": o.reason, "seed": "" if o.seed is None else o.seed}
