@@ -248,6 +248,17 @@ def recording(namespace: dict, seed: int):
         _state.mode, _state.tape, _state.position, _state.namespace, _state.seed = saved
 
 
+@contextlib.contextmanager
+def student_namespace(namespace: dict):
+    """Direct mode with an explicit namespace for the student's names (scripts and tests, not kernels)."""
+    saved = _state.namespace
+    _state.namespace = namespace
+    try:
+        yield namespace
+    finally:
+        _state.namespace = saved
+
+
 @dataclass
 class Verdict:
     """What replaying one test cell concluded: what the student sees, and what the report counts."""
