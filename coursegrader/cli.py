@@ -96,13 +96,14 @@ def grade(args: argparse.Namespace) -> int:
     from . import batch, report
 
     root = Path(args.root).resolve() if args.root else REPO
-    demo = False
-    if not args.root and not batch.submitted_students(root):
+    demo = args.demo or (not args.root and not batch.submitted_students(root))
+    if demo:
+        root = Path(args.root).resolve() if args.root else DEMO_ROOT
         print("=" * 72)
-        print("submitted/ is empty: grading the bundled DEMO class (fake students) in build/demo-class/")
+        print(f"DEMO CLASS: grading the bundled fake students in {root} "
+              "(submitted/ is empty or --demo was given)")
         print("=" * 72)
-        root = make_demo_class()
-        demo = True
+        make_demo_class(root)
     elif not gradebook_ready(root):
         generate(root)
     tasks = batch.plan(root, args.assignment or None, args.student or None)
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: CPU cores)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     p.add_argument("--seed", type=int, default=None, help="seed of the hidden test points (default: random)")
+    p.add_argument("--demo", action="store_true", help="grade the bundled demo class (in --root or build/)")
     p.add_argument("--no-isolate", action="store_true", help="no namespaces / user switch (non-root machines)")
     p.set_defaults(func=grade)
 
