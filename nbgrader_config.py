@@ -51,3 +51,6 @@ from nbgrader.preprocessors import GetGrades  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]
+
+# `nbgrader export` writes status (graded / failed / missing) and the reason beside the score.
+c.ExportApp.plugin_class = "coursegrader.export.StatusCsvExportPlugin"
