@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import nbformat
 
@@ -257,6 +257,7 @@ def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: boo
             outcomes.append(Outcome(task.assignment, task.student, "missing", "no submission"))
         else:
             todo.append(task)
+    register_students(root, sorted({t.student for t in tasks}))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     progress = Progress(len(todo), reused=len(outcomes))
     if todo:
@@ -273,6 +274,17 @@ def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: boo
     order = {(t.assignment, t.student): i for i, t in enumerate(tasks)}
     outcomes.sort(key=lambda o: order.get((o.assignment, o.student), 0))
     return outcomes
+
+
+def register_students(root: Path, students: list[str]) -> None:
+    """Every student of the batch is in the gradebook, so the export lists missing work too."""
+    from nbgrader.api import Gradebook
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
 
 
 class Progress:
@@ -304,10 +316,3 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def iter_rows(outcomes: Iterable[Outcome]) -> Iterator[dict]:
-    for o in outcomes:
-        yield {"student": o.student, "assignment": o.assignment, "status": o.status,
-               "score": "" if o.score is None or o.status == "missing" else round(o.score, 3),
-               "max_score": o.max_score, "reason": o.reason, "seed": "" if o.seed is None else o.seed}

@@ -51,8 +51,7 @@ class StatusCsvExportPlugin(ExportPlugin):
             submission = gradebook.find_submission(assignment.name, student.id)
         except MissingEntry:
             submission = None
-        if submission is not None and outcome.get("status", "graded") != "failed" or (
-                submission is not None and outcome.get("score") is not None):
+        if submission is not None and (not outcome or outcome.get("score") is not None):
             row.update(timestamp=submission.timestamp or "", raw_score=submission.score,
                        late_submission_penalty=submission.late_submission_penalty,
                        score=submission.score - submission.late_submission_penalty, status="graded")

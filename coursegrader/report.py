@@ -8,11 +8,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable
 
-from .batch import Outcome, iter_rows
+from .batch import Outcome
 from .messages import MESSAGES
-
-CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "reason", "seed"]
-
 
 def fill_max_scores(root: Path, outcomes: Iterable[Outcome]) -> None:
     """Missing and failed submissions still show the assignment's maximum, from the gradebook."""
@@ -29,13 +26,14 @@ def fill_max_scores(root: Path, outcomes: Iterable[Outcome]) -> None:
             outcome.max_score = maxima.get(outcome.assignment, 0.0)
 
 
-def write_csv(path: Path, outcomes: Iterable[Outcome]) -> Path:
-    """One row per student × assignment: status (graded / failed / missing), score, reason."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(iter_rows(outcomes))
+def export_grades(root: Path) -> Path:
+    """grades.csv for the LMS, by nbgrader's own export app (status plugin: graded / failed / missing)."""
+    from .cli import nbgrader
+
+    path = root / "grades.csv"
+    result = nbgrader(root, "export", "--to", str(path), check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader export failed:\n{result.stdout}\n{result.stderr}")
     return path
 
 
@@ -84,7 +82,7 @@ def histogram(path: Path, outcomes: list[Outcome]) -> Path:
 def write(root: Path, outcomes: list[Outcome], demo: bool = False) -> dict[str, Path]:
     folder = root / "reports"
     paths = {
-        "grades (CSV for the LMS)": write_csv(root / "grades.csv", outcomes),
+        "grades (CSV for the LMS)": export_grades(root),
         "histogram": histogram(folder / "histogram.png", outcomes),
     }
     cells, mistakes = item_analysis(outcomes)
