@@ -9,7 +9,7 @@ nbgrader_config.py (course id and the course's exchange only, as on a student's 
 JupyterLab settings and workspaces, and the assignments it fetches (<folder>/m32/<assignment>/).
 nbgrader's student extensions are on (Assignments tab, Validate button); the instructor ones
 (formgrader, create-assignment toolbar, course list) are off. The user name that nbgrader puts on a
-submission is the student id (USER/LOGNAME are set to it). The UI is in Japanese by default
+submission is the student id (CourseDirectory.student_id in that config). The UI is in Japanese by default
 (jupyterlab-language-pack-ja-JP); Settings > Language switches it back to English.
 
 Instructor: the server runs at the course root with the course's nbgrader_config.py (gradebook,
@@ -56,6 +56,8 @@ STUDENT_NBGRADER_CONFIG = '''\
 """nbgrader configuration of a student's JupyterLab (written by coursegrader.lab; regenerated at start)."""
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = {course_id!r}
+# The name on submissions (nbgrader would take the OS account's name, the same for every local student).
+c.CourseDirectory.student_id = {student_id!r}
 c.Exchange.root = {exchange!r}
 c.Exchange.path_includes_course = True
 c.Exchange.timezone = "Asia/Tokyo"
@@ -165,12 +167,10 @@ def prepare(
         home.mkdir(parents=True, exist_ok=True)
         (home / "nbgrader_config.py").write_text(
             STUDENT_NBGRADER_CONFIG.format(
-                course_id=COURSE_ID, exchange=str(exchange), cache=str(home / ".nbgrader_cache")
+                course_id=COURSE_ID, student_id=student_id, exchange=str(exchange), cache=str(home / ".nbgrader_cache")
             ),
             encoding="utf-8",
         )
-        # nbgrader names a submission after the OS user name.
-        env["USER"] = env["LOGNAME"] = student_id
         state = home / ".jupyter"
         disabled_lab = list(INSTRUCTOR_LAB_PLUGINS)
         server_ext = {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}
@@ -182,7 +182,8 @@ def prepare(
         server_ext = {}
 
     app_settings = state / "lab" / "app-settings"
-    overrides: dict = {}
+    # No "get Jupyter news?" toast: this machine (and a classroom) may have no internet.
+    overrides: dict = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}
     if locale and locale != "en":
         overrides["@jupyterlab/translation-extension:plugin"] = {"locale": locale}
     _write_json(app_settings / "overrides.json", overrides)
@@ -302,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_command:
         print(f"cd {launch.cwd} && " + " ".join(launch.argv))
         return 0
+    def _terminate(signum, frame):  # SIGTERM/SIGHUP: stop the server too, via finally
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     proc = start(launch)
     try:
         wait_ready(launch, proc, timeout=120)
