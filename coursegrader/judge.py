@@ -433,6 +433,7 @@ class Case:
         self.rng = np.random.default_rng([run_seed(), zlib.crc32(self.key.encode("utf-8"))])
         self._visible_ok = False
         self._hidden_wrong_values = False
+        self._said: set[str] = set()
 
     # -- context --------------------------------------------------------------------------------
     def __enter__(self) -> "Case":
@@ -454,8 +455,15 @@ class Case:
         return False
 
     def _fail(self, key: str, **fields: object) -> None:
-        self.diagnoses.append(key)
-        self.failures.append(say(key, **fields))
+        """Record one failure; the same diagnosis from several points is said once."""
+        message = say(key, **fields)
+        if key not in self.diagnoses and key != "rel_errors":
+            self.diagnoses.append(key)
+        if key in ("wrong_values", "rel_errors") and key in self._said:
+            return
+        if message not in self.failures:
+            self.failures.append(message)
+        self._said.add(key)
 
     def _check(self, label: str, ok: bool) -> bool:
         self.checks.append((label, ok))
@@ -576,7 +584,7 @@ class Case:
             self._fail(mistake)
         if not only_mistakes:
             shown = ", ".join(f"{e:.1e}" for e in np.ravel(errors)[:6]) + (" …" if errors.size > 6 else "")
-            self.failures.append(say("rel_errors", errors=shown))
+            self._fail("rel_errors", errors=shown)
 
     def expect_scalar(self, out: Outcome, expected: float, *, rtol: float, atol: float,
                       mistakes: Mapping[str, float] | None = None, label: str = "values",
