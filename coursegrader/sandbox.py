@@ -123,9 +123,32 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 24, 38
+SECCOMP_MODE_FILTER = 2
 MADV_COLLAPSE = 25
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+# seccomp: system calls a job gets EPERM for (numbers per architecture). Keyrings
+# are per uid, not per namespace: a job could leave data there for the next job
+# of the same slot. The rest is kernel attack surface no notebook needs: new
+# user namespaces (where the job would be "root" again), mounts, io_uring, bpf.
+_SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SECCOMP_DENY = {
+    "x86_64": {"add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272, "setns": 308,
+               "mount": 165, "umount2": 166, "pivot_root": 155, "bpf": 321, "perf_event_open": 298,
+               "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+               "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+               "fspick": 433, "mount_setattr": 442, "kexec_load": 246, "init_module": 175,
+               "finit_module": 313, "open_by_handle_at": 304},
+    "aarch64": {"add_key": 217, "request_key": 218, "keyctl": 219, "unshare": 97, "setns": 268,
+                "mount": 40, "umount2": 39, "pivot_root": 41, "bpf": 280, "perf_event_open": 241,
+                "userfaultfd": 282, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+                "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+                "fspick": 433, "mount_setattr": 442, "kexec_load": 104, "init_module": 105,
+                "finit_module": 273, "open_by_handle_at": 265},
+}
+_SECCOMP_CLONE = {"x86_64": (56, 435), "aarch64": (220, 435)}  # clone, clone3
+CLONE_NEWUSER = 0x10000000
 
 _CGROUP_ROOT = "/sys/fs/cgroup"
 _STATE_DIR_ROOT = "/run/coursegrader"
@@ -238,6 +261,63 @@ def _pivot_root(new_root: str, put_old: str) -> None:
     if nr is None:
         raise OSError(f"pivot_root: unknown syscall number on {platform.machine()}")
     _check(_libc().syscall(nr, _bytes(new_root), _bytes(put_old)), "pivot_root")
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _seccomp_program() -> _SockFprog | None:
+    """Build (once, in the zygote) the classic-BPF filter described at _SECCOMP_DENY.
+
+    Foreign ABIs (i386 or x32 system calls on x86_64) are refused outright, since
+    their numbers would slip past the table; clone() may not create a user
+    namespace, and clone3() answers ENOSYS so that libc falls back to clone().
+    Returns None on an architecture without a table.
+    """
+    machine = platform.machine()
+    if machine not in _SECCOMP_ARCH:
+        return None
+    ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+
+    def errno_(e: int) -> int:
+        return 0x00050000 | e
+
+    clone, clone3 = _SECCOMP_CLONE[machine]
+    deny = sorted(_SECCOMP_DENY[machine].values())
+    prog: list[tuple[int, int, int, int]] = [
+        (ld_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 1, 0, _SECCOMP_ARCH[machine]),
+        (ret, 0, 0, kill),
+        (ld_abs, 0, 0, 0),  # seccomp_data.nr
+    ]
+    if machine == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, errno_(1))]  # x32 ABI
+    for nr in deny:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, errno_(1))]
+    prog += [(jeq, 0, 1, clone3), (ret, 0, 0, errno_(38))]  # ENOSYS
+    prog += [
+        (jeq, 0, 3, clone),
+        (ld_abs, 0, 0, 16),  # low 32 bits of args[0]: the clone flags
+        (jset, 0, 1, CLONE_NEWUSER),
+        (ret, 0, 0, errno_(1)),
+        (ret, 0, 0, allow),
+    ]
+    filters = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+    fprog = _SockFprog(len(prog), filters)
+    fprog._keep = filters  # the program must outlive every job forked later
+    return fprog
+
+
+def _apply_seccomp(fprog: _SockFprog) -> None:
+    lib = _libc()
+    ret = lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
+    _check(ret, "seccomp filter")
 
 
 # ----------------------------------------------------------------- job side: channel
@@ -593,12 +673,15 @@ class _ZygoteServer:
             self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
             self.plan, notes = _mount_plan(_package_dir())
             self.cap_last = int(_read_file("/proc/sys/kernel/cap_last_cap"))
+            self.seccomp = _seccomp_program()
             self.mechanisms += [
                 "namespaces: mount, pid, net (no interfaces up), ipc, uts, cgroup",
                 f"pivot_root into a tmpfs root with {sum(k == 'bind' for k, _, _ in self.plan)} read-only binds, "
                 "fresh /proc, minimal /dev, size-capped /tmp, workdir read-write",
                 f"uid/gid {self.uid}, no supplementary groups, capabilities and bounding set dropped, no_new_privs",
                 "job is pid 1 of its pid namespace: all its processes die with it",
+                "seccomp: no keyrings, user namespaces, mounts, io_uring, bpf, perf_event_open, userfaultfd"
+                if self.seccomp else f"no seccomp filter (no syscall table for {platform.machine()})",
             ] + notes
 
         self.preload_errors: dict[str, str] = {}
@@ -927,6 +1010,9 @@ def _job_main(server: _ZygoteServer, target: str, req_fd: int, frames_fd: int, o
             # The uid change made the process non-dumpable, which hands its /proc/self
             # files to root; give them back (nothing of another uid can see it anyway).
             _prctl(PR_SET_DUMPABLE, 1)
+            if server.seccomp is not None:
+                step = "install the seccomp filter"
+                _apply_seccomp(server.seccomp)
         # The zygote dying must take the job along. Set only now, because any change
         # of credentials clears the parent-death signal; and if the zygote died
         # before this point, its pidfd (inherited) already says so.

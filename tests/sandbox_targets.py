@@ -257,3 +257,32 @@ def payload_digest(payload: bytes, channel) -> None:
     import hashlib
 
     channel.send(hashlib.sha256(payload).hexdigest().encode())
+
+
+def try_kernel_features(payload: bytes, channel) -> None:
+    """Ask for what the seccomp filter refuses, and for what it must still allow."""
+    import ctypes
+    import platform
+    import subprocess
+    import threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def attempt(call) -> str:
+        ctypes.set_errno(0)
+        ret = call()
+        return "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+
+    add_key_nr = {"x86_64": 248, "aarch64": 217}[platform.machine()]
+    results = {
+        "unshare_user": attempt(lambda: libc.unshare(0x10000000)),
+        "add_key": attempt(lambda: libc.syscall(add_key_nr, b"user", b"note", b"answer", 6, -4)),
+        "mount": attempt(lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+    }
+    box = []
+    thread = threading.Thread(target=lambda: box.append("thread ran"))
+    thread.start()
+    thread.join()
+    results["thread"] = box[0] if box else "no"
+    results["subprocess"] = subprocess.run(["/bin/echo", "child ran"], capture_output=True, text=True).stdout.strip()
+    _report(channel, **results)

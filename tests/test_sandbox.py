@@ -252,6 +252,16 @@ def test_detached_child_does_not_survive_the_job(zygote, workdir):
     assert not marker.exists()
 
 
+@needs_root
+def test_kernel_features_outside_a_notebooks_needs_are_refused(zygote, workdir):
+    """Can a job create a user namespace, use the per-uid keyring (a channel to the next job) or mount?"""
+    data = report(zygote.run(f"{T}:try_kernel_features", b"", workdir))
+    assert data["unshare_user"] == "EPERM"
+    assert data["add_key"] == "EPERM"
+    assert data["mount"] == "EPERM"
+    assert data["thread"] == "thread ran" and data["subprocess"] == "child ran"
+
+
 # ------------------------------------------------------------------------------ hostile endings
 
 
