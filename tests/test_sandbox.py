@@ -125,6 +125,16 @@ def test_job_can_import_what_the_zygote_did_not_preload(workdir):
 
 
 @needs_root
+def test_preload_can_run_a_warm_up_function(workdir):
+    """Does a "module:function" preload entry run once in the zygote, its effect inherited by every job?"""
+    with Zygote(preload=(f"{T}:warm_up", "no_such_module_xyz"), slot=SLOT_BARE) as z:
+        first = report(z.run(f"{T}:report_warm_up", b"", workdir))
+        second = report(z.run(f"{T}:report_warm_up", b"", workdir))
+        assert first["warmed"] == second["warmed"] == [z.pid]
+        assert list(z.preload_errors) == ["no_such_module_xyz"]
+
+
+@needs_root
 def test_job_writes_its_workdir_and_tmp(zygote, workdir):
     """Can a job write in its workdir (seen by the grader afterwards) and in /tmp?"""
     paths = [str(workdir / "answer.txt"), "/tmp/scratch.txt", str(workdir / "submission.ipynb")]
