@@ -648,7 +648,11 @@ class _ZygoteServer:
         self.sock.send(json.dumps(msg).encode())
 
     def recv(self) -> tuple[dict | None, list[int]]:
-        data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 8)
+        """Next message from the caller; (None, []) once the caller is gone."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 8)
+        except OSError:
+            return None, []
         if not data:
             for fd in fds:
                 os.close(fd)
@@ -831,12 +835,15 @@ class _ZygoteServer:
         gc.freeze()
 
     def _run(self, target: str, limits: Limits, req_fd: int, frames_fd: int, out_fd: int) -> None:
-        self._preimport(target)
-        before = self.cgroups.before_job(limits) if self.cgroups else {}
+        step = "import the target"
         try:
+            self._preimport(target)
+            step = "set the slot's cgroup limits"
+            before = self.cgroups.before_job(limits) if self.cgroups else {}
+            step = "fork"
             pid = self._spawn(target, req_fd, frames_fd, out_fd)
         except OSError as e:
-            self.send(op="failed", error=f"fork failed: {e}")
+            self.send(op="failed", error=f"{step}: {e}")
             return
         finally:
             for fd in (req_fd, frames_fd, out_fd):
@@ -1386,12 +1393,15 @@ class Zygote:
         finally:
             child.close()
         self._sock = parent
-        parent.send(json.dumps({
-            "slot": self.slot, "isolate": self.isolate, "preload": list(self.preload),
-            "sys_path": [p for p in sys.path if p], "cwd": os.getcwd(),
-        }).encode())
-        ready, _, _ = select.select([parent], [], [], _READY_TIMEOUT)
-        msg = json.loads(parent.recv(1 << 20) or b"null") if ready else None
+        try:
+            parent.send(json.dumps({
+                "slot": self.slot, "isolate": self.isolate, "preload": list(self.preload),
+                "sys_path": [p for p in sys.path if p], "cwd": os.getcwd(),
+            }).encode())
+            ready, _, _ = select.select([parent], [], [], _READY_TIMEOUT)
+            msg = json.loads(parent.recv(1 << 20) or b"null") if ready else None
+        except OSError:
+            ready, msg = True, None
         if not msg or msg.get("op") != "ready":
             self._discard()
             if msg and msg.get("op") == "fatal":
@@ -1478,6 +1488,9 @@ class Zygote:
         module, sep, func = target.partition(":")
         if not sep or not module or not func:
             raise ValueError(f"target must look like 'package.module:function', got {target!r}")
+        for name, value in asdict(limits).items():
+            if not value > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {value!r}")
         payload = bytes(payload)
         real = os.path.realpath(os.fspath(workdir))
         if not os.path.isdir(real):

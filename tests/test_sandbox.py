@@ -489,6 +489,19 @@ def test_workdir_must_not_expose_the_project(zygote):
 
 
 @needs_root
+def test_bad_arguments_are_refused_before_anything_runs(zygote, workdir):
+    """Are a malformed target, a non-positive limit or a malformed environment refused up front?"""
+    with pytest.raises(ValueError, match="target"):
+        zygote.run("sandbox_targets.echo", b"", workdir)
+    with pytest.raises(ValueError, match="idle_timeout"):
+        zygote.run(f"{T}:echo", b"", workdir, Limits(idle_timeout=0))
+    with pytest.raises(ValueError, match="environment"):
+        zygote.run(f"{T}:echo", b"", workdir, env={"A=B": "c"})
+    with pytest.raises(ValueError, match="not a directory"):
+        zygote.run(f"{T}:echo", b"", workdir / "missing")
+
+
+@needs_root
 def test_mechanisms_are_reported(zygote):
     """Does the zygote say how jobs are confined (for the teacher's report)?"""
     text = "\n".join(zygote.mechanisms)
