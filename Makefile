@@ -5,6 +5,8 @@ export LC_ALL := C.UTF-8
 export PYTHONUTF8 := 1
 
 VENV   := .venv
+# nbgrader runs `alembic` and `jupyter` by name: the venv's bin comes first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian's python3 (world-readable, unlike a pyenv build under /root) so sandboxed kernels can use the venv.

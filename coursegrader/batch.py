@@ -225,6 +225,8 @@ def read_autograded(root: Path, task: Task) -> Outcome:
         if run.get("status", "ok") != "ok":
             outcome.status = "failed"
             outcome.reason = f"{run.get('status')}: {run.get('reason', '')}".strip()
+        elif run.get("reason"):
+            outcome.reason = run["reason"]
         for cell in nb.cells:
             if is_grade(cell) and not is_solution(cell):
                 score, max_score = determine_grade(cell)

@@ -20,8 +20,10 @@ DEMO_ROOT = REPO / "build" / "demo-class"
 
 def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run one of nbgrader's own apps in a course folder (its nbgrader_config.py applies)."""
-    command = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    return subprocess.run(command, cwd=root, check=check, text=True, capture_output=True)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([os.path.join(bin_dir, "nbgrader"), *args], cwd=root, check=check, text=True,
+                          capture_output=True, env=env)
 
 
 def generate(root: Path, assignments: list[str] | None = None, quiet: bool = False) -> None:

@@ -151,10 +151,16 @@ class SandboxedExecute(NbGraderPreprocessor):
             if index == stopped_at and reason_ja:
                 cell.outputs.append(NotebookNode(output_type="error", ename="GradingStopped", evalue=reason_ja,
                                                  traceback=[f"GradingStopped: {reason_ja}"]))
+        interrupted = [i for i, message in done.items() if "outputs" in message and any(
+            isinstance(o, dict) and o.get("ename") == "KeyboardInterrupt" for o in message["outputs"] or [])]
+        note = ""
+        if interrupted:
+            note = (f"timeout: cell {', '.join(str(i) for i in sorted(interrupted))} interrupted after "
+                    f"{self.timeout} s without finishing (infinite loop?)")
         nb.metadata["coursegrader"] = {
             "seed": seed,
-            "status": "ok" if result.status in ("ok",) else result.status,
-            "reason": result.reason,
+            "status": result.status,
+            "reason": result.reason if result.status != "ok" else note,
             "elapsed": round(result.elapsed, 3),
         }
         resources.setdefault("coursegrader", {}).update(nb.metadata["coursegrader"])

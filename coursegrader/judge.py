@@ -346,6 +346,10 @@ class GradingFailure(AssertionError):
         super().__init__(message)
         self.case = case
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback, so a kernel's error output holds no test code."""
+        return [f"{type(self).__name__}:", *str(self).splitlines()]
+
 
 @dataclass
 class Outcome:
@@ -432,6 +436,7 @@ class Case:
         self.checks: list[tuple[str, bool]] = []
         self.rng = np.random.default_rng([run_seed(), zlib.crc32(self.key.encode("utf-8"))])
         self._visible_ok = False
+        self._visible_failed = False
         self._hidden_wrong_values = False
         self._said: set[str] = set()
 
@@ -442,7 +447,7 @@ class Case:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is not None or _state.mode == "record":
             return False
-        if self._visible_ok and self._hidden_wrong_values and not any(
+        if self._visible_ok and not self._visible_failed and self._hidden_wrong_values and not any(
                 d.startswith("mistake_") for d in self.diagnoses):
             self._fail("hard_coded")
         _state.verdicts.append(self)
@@ -524,13 +529,15 @@ class Case:
 
     def expect_array(self, out: Outcome, expected: object, *, rtol: float, atol: float,
                      mistakes: Mapping[str, object] | None = None, label: str = "values",
-                     role: str = "hidden") -> bool:
+                     role: str = "hidden", mistake_rtol: float | None = None) -> bool:
         """Compare an array result in layers: type, shape, dtype, finite, values.
 
         Pass rule, per component: ``|got - expected| <= atol + rtol * |expected|`` (numpy's allclose).
         When the values fail, each entry of ``mistakes`` (diagnosis key -> the answer that mistake would
         give) is tried with the same rule; the first that matches names the mistake. ``role="visible"``
-        marks a point the student has seen, so that right-only-there answers are named as hard-coded.
+        marks a point the student has seen: when every visible check of the case passes and a hidden
+        one does not, the answer is named as hard-coded. ``mistake_rtol`` (default ``max(rtol, 1e-6)``) is
+        the relative tolerance for matching a mistake's prediction.
         """
         if not self._reached(out):
             return self._check(label, False)
@@ -570,13 +577,17 @@ class Case:
             return self._check(label, True)
         if role == "hidden":
             self._hidden_wrong_values = True
-        self._diagnose_values(out, got, expected, rtol, atol, mistakes)
+        else:
+            self._visible_failed = True
+        self._diagnose_values(out, got, expected, rtol, atol, mistakes, mistake_rtol=mistake_rtol)
         return self._check(label, False)
 
-    def _diagnose_values(self, out, got, expected, rtol, atol, mistakes, only_mistakes=False) -> None:
+    def _diagnose_values(self, out, got, expected, rtol, atol, mistakes, only_mistakes=False,
+                         mistake_rtol=None) -> None:
         """Name the mistake whose predicted answer the result matches; then the size of the error."""
         mistake = next((key for key, predicted in (mistakes or {}).items()
-                        if _matches(got, np.asarray(predicted, dtype=float), expected, rtol, atol)), None)
+                        if _matches(got, np.asarray(predicted, dtype=float), expected, rtol, atol,
+                                    mistake_rtol)), None)
         if not only_mistakes:
             errors = relative_errors(got, expected, atol / max(rtol, 1e-300))
             self._fail("wrong_values", name=out.name, max_rel_err=float(np.max(errors)), tol=rtol)
@@ -730,11 +741,13 @@ class Case:
             self._check(key, False)
 
 
-def _matches(got: np.ndarray, predicted: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
+def _matches(got: np.ndarray, predicted: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
+             mistake_rtol: float | None = None) -> bool:
     """Does the result equal what a given mistake predicts (and does that mistake change the answer)?"""
     return (predicted.shape == got.shape
             and not np.allclose(predicted, expected, rtol=rtol, atol=atol)
-            and np.allclose(got, predicted, rtol=max(rtol, 1e-6), atol=atol))
+            and np.allclose(got, predicted, rtol=max(rtol, 1e-6) if mistake_rtol is None else mistake_rtol,
+                            atol=atol))
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -787,22 +800,3 @@ def summarize_quiver(result: object, *args: object, **kwargs: object) -> dict:
         uv.append(np.column_stack([np.broadcast_to(u, (q.N,)), np.broadcast_to(v, (q.N,))]))
     contours = sum(1 for c in ax.collections if isinstance(c, ContourSet))
     return {"kind": "quiver", "xy": np.vstack(xy), "uv": np.vstack(uv), "contours": contours}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Direct mode inside a kernel: show a failed check as its diagnosis, not as a traceback of test code
-# ---------------------------------------------------------------------------------------------------
-
-def _install_ipython_handler() -> None:
-    ip = _ipython()
-    if ip is None or getattr(ip, "_coursegrader_handler", False):
-        return
-
-    def show_failure(shell, etype, value, tb, tb_offset=None):
-        return [f"{etype.__name__}:", str(value)]
-
-    ip.set_custom_exc((GradingFailure,), show_failure)
-    ip._coursegrader_handler = True
-
-
-_install_ipython_handler()

@@ -12,6 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+# nbgrader runs `alembic` by name: the venv's bin must be on PATH even when pytest is started directly.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir()) if (REPO / "source").is_dir() else []
 
 

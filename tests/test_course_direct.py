@@ -77,33 +77,6 @@ def restore_test_cells(nb: nbformat.NotebookNode, source: nbformat.NotebookNode)
     return nb
 
 
-# --- Workaround for a judge bug (coursegrader/judge.py is not ours to edit) --------------------------
-# judge._install_ipython_handler registers ``show_failure`` with ``set_custom_exc`` and only *returns* the
-# lines to show. IPython 9's run_code calls ``CustomTB`` and drops its return value, so a failed Case
-# leaves no output at all: no error output, and nbgrader's determine_grade gives the cell FULL points.
-# Until the judge displays the failure itself (e.g. ``shell._showtraceback(etype, value, stb)`` in the
-# handler, or ``GradingFailure._render_traceback_`` instead of a custom handler), the harness runs this
-# cell first, and only when a probe shows the bug. test_judge_failure_is_an_error_output tracks it.
-JUDGE_DISPLAY_WORKAROUND = """\
-from coursegrader import judge as _judge
-
-
-def _show_grading_failure(shell, etype, value, tb, tb_offset=None):
-    stb = [f"{etype.__name__}:", str(value)]
-    shell._showtraceback(etype, value, stb)
-    return stb
-
-
-get_ipython().set_custom_exc((_judge.GradingFailure,), _show_grading_failure)
-"""
-
-PROBE = """\
-from coursegrader.judge import Case
-with Case("probe", key="probe") as case:
-    case.fail("missing", name="probe")
-"""
-
-
 def _run(nb: nbformat.NotebookNode, seed: int) -> nbformat.NotebookNode:
     with tempfile.TemporaryDirectory(prefix="coursegrader-direct-") as workdir:
         client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
@@ -112,9 +85,15 @@ def _run(nb: nbformat.NotebookNode, seed: int) -> nbformat.NotebookNode:
     return nb
 
 
-@functools.cache
+PROBE = """\
+from coursegrader.judge import Case
+with Case("probe", key="probe") as case:
+    case.fail("missing", name="probe")
+"""
+
+
 def judge_failure_is_an_error_output() -> bool:
-    """Does a failed Case, as the judge ships, produce an error output in a real kernel?"""
+    """Does a failed Case produce an error output in a real kernel?"""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     nb = _run(nb, BASE_SEED)
@@ -130,10 +109,7 @@ class CellResult:
 
 def execute_and_grade(nb: nbformat.NotebookNode, seed: int) -> dict[str, CellResult]:
     """Run the notebook top to bottom in a fresh python3 kernel (errors allowed) and grade its test cells."""
-    nb = copy.deepcopy(nb)
-    if not judge_failure_is_an_error_output():
-        nb.cells.insert(0, nbformat.v4.new_code_cell(JUDGE_DISPLAY_WORKAROUND))
-    nb = _run(nb, seed)
+    nb = _run(copy.deepcopy(nb), seed)
     results = {}
     for cell in graded_cells(nb):
         points, max_points = determine_grade(cell)
@@ -176,7 +152,6 @@ class Grader:
     def results(self, assignment: str) -> dict[tuple[str, int], dict[str, CellResult]]:
         with self.lock:
             if assignment not in self.cache:
-                judge_failure_is_an_error_output()          # probe once, before the kernels start
                 jobs = self.jobs(assignment)
                 with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
                     futures = {key: pool.submit(execute_and_grade, nb, key[1]) for key, nb in jobs.items()}
@@ -310,12 +285,9 @@ def test_build_submission_replaces_only_solution_cells(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="judge bug: IPython 9 drops the set_custom_exc handler's return value, so a failed "
-                          "Case shows nothing and nbgrader gives full points (see JUDGE_DISPLAY_WORKAROUND)",
-                   strict=False)
 def test_judge_failure_is_an_error_output():
-    """In a real kernel, does a failed Case (as judge.py ships) leave an error output, so that nbgrader
-    gives the cell 0 points? (The rest of this module works around it while it does not.)"""
+    """In a real kernel, does a failed Case leave an error output (diagnosis only, no test code), so that
+    nbgrader gives the cell 0 points?"""
     assert judge_failure_is_an_error_output()
 
 
