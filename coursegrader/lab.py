@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     def _terminate(signum, frame):  # SIGTERM/SIGHUP: stop the server too, via finally
         raise SystemExit(128 + signum)
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     proc = start(launch)

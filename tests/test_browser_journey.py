@@ -90,6 +90,35 @@ def journey(tmp_path):
         servers.stop_all()
 
 
+def test_lab_launcher_student_and_instructor_setup(tmp_path, monkeypatch):
+    """What `make lab` writes and runs, without starting a server (fast)."""
+    monkeypatch.delenv("COURSEGRADER_EXCHANGE", raising=False)
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text("c = get_config()\n", encoding="utf-8")
+    student = lab.prepare("student", student_id="s042", course_root=course, port=18000, token="t")
+    home = course / "build" / "lab" / "student-s042"
+    assert student.root_dir == home and student.cwd == home
+    assert student.url == "http://127.0.0.1:18000/lab?token=t"
+    config = (home / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert "c.CourseDirectory.student_id = 's042'" in config
+    assert f"c.Exchange.root = {str(course / 'exchange')!r}" in config
+    assert "c.CourseDirectory.course_id = 'm32'" in config
+    settings = home / ".jupyter" / "lab" / "app-settings"
+    overrides = json.loads((settings / "overrides.json").read_text(encoding="utf-8"))
+    assert overrides["@jupyterlab/translation-extension:plugin"] == {"locale": "ja_JP"}
+    disabled = json.loads((settings / "page_config.json").read_text(encoding="utf-8"))["disabledExtensions"]
+    assert "@jupyter/nbgrader:formgrader" in disabled and "@jupyter/nbgrader:assignment-list" not in disabled
+    assert f"--ServerApp.root_dir={home}" in student.argv and "--ServerApp.open_browser=False" in student.argv
+
+    teacher = lab.prepare("instructor", course_root=course, port=18001, token="t", locale="ja_JP")
+    assert teacher.root_dir == course.resolve() and teacher.env["COURSEGRADER_EXCHANGE"] == str(course / "exchange")
+    t_settings = course / "build" / "lab" / "instructor" / ".jupyter" / "lab" / "app-settings"
+    assert json.loads((t_settings / "page_config.json").read_text(encoding="utf-8"))["disabledExtensions"] == []
+    with pytest.raises(ValueError):
+        lab.prepare("student", student_id="a+b", course_root=course)
+
+
 def _open_lab(page, launch):
     page.goto(launch.url, wait_until="domcontentloaded")
     page.wait_for_selector("#jp-main-dock-panel", state="attached", timeout=90_000)
@@ -161,6 +190,31 @@ def test_student_and_instructor_journey(journey):
             expect(panel.locator(".jp-Toolbar-kernelStatus, .jp-Notebook-ExecutionIndicator").first).to_be_attached()
             shots(page, "student-notebook-open")
 
+            # Run the notebook from the top down to its first figure, as a student does (Shift+Enter):
+            # the Japanese title and labels come out with real glyphs, no "Glyph ... missing" warning.
+            fig_index = jh.figure_cell(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+            if fig_index is not None:
+                import re
+
+                cells = panel.locator(".jp-Notebook .jp-Cell")
+                expect(page.locator(".jp-Notebook-ExecutionIndicator").first).to_have_attribute(
+                    "data-status", "idle", timeout=60_000)  # the kernel is up before the first Shift+Enter
+                cells.first.locator(".jp-InputPrompt, .jp-InputArea").first.click()
+                page.keyboard.press("Escape")
+                for i in range(fig_index + 1):
+                    page.keyboard.press("Shift+Enter")
+                    if "jp-CodeCell" in (cells.nth(i).get_attribute("class") or ""):
+                        expect(cells.nth(i).locator(".jp-InputPrompt").first).to_have_text(
+                            re.compile(r"\[\d+\]"), timeout=60_000)
+                figure = cells.nth(fig_index)
+                expect(figure.locator(".jp-OutputArea-output img")).to_be_visible(timeout=90_000)
+                figure.scroll_into_view_if_needed()
+                stderr = panel.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+                for text in stderr.all_inner_texts():
+                    assert "missing from font" not in text and "Glyph" not in text, text
+                shots(page, "student-japanese-figure")
+                cell.scroll_into_view_if_needed()
+
             # Type the answer into the solution cell, replacing the stub, and save.
             cell.locator(".cm-content").click()
             page.keyboard.press("Control+a")
@@ -190,6 +244,9 @@ def test_student_and_instructor_journey(journey):
             dialog_text = dialog.inner_text()
             if not journey["real_notebook"]:
                 assert "Success! Your notebook passes all the tests." in dialog_text, dialog_text
+            # Other exercises are still stubs and may fail; the test cell of the answered one must not.
+            own_test = jh.first_test_line_after(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", answer.grade_id)
+            assert own_test and own_test not in dialog_text, dialog_text
             shots(page, "student-validated")
             dialog.get_by_role("button", name="OK").click()
             expect(dialog).to_have_count(0)
@@ -228,8 +285,8 @@ def test_student_and_instructor_journey(journey):
             frame = page.frame_locator(".jp-MainAreaWidget:visible iframe").first
             expect(frame.get_by_role("link", name="Manage Students")).to_be_visible(timeout=60_000)
             frame.get_by_role("link", name="Manage Assignments").click()
-            row = frame.locator("tr", has_text=ASSIGNMENT).first
-            expect(row).to_be_visible()
+            row = frame.locator("tbody tr", has_text=ASSIGNMENT).first
+            expect(row).to_contain_text("released")
             shots(page, "instructor-formgrader-assignments")
 
             frame.get_by_role("link", name="Manage Students").click()

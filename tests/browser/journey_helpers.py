@@ -55,9 +55,19 @@ def tiny_notebook() -> dict:
     nb.cells = [
         v4.new_markdown_cell("# 課題1 偏微分\n\n$f(x, y) = x^2 y$ の $x$ による偏微分 `partial_x(x, y)` を実装してください。",
                              metadata=meta(grade_id="intro", locked=True)),
+        v4.new_code_cell("import numpy as np\nimport matplotlib.pyplot as plt\nfrom coursegrader.fonts import use_japanese_font\n\n"
+                         "use_japanese_font()", metadata=meta(grade_id="setup", locked=True)),
+        v4.new_code_cell("x = np.linspace(-2, 2, 50)\nfig, ax = plt.subplots(figsize=(5, 3))\n"
+                         "ax.plot(x, x ** 2, label=\"y = 1 で止めた切り口\")\n"
+                         "ax.set_xlabel(\"x(入力)\"); ax.set_ylabel(\"関数の値\"); ax.set_title(\"偏微分: y を止めて x だけを動かす\")\n"
+                         "ax.legend(); plt.show()"),
         v4.new_code_cell("def partial_x(x, y):\n    ### BEGIN SOLUTION\n    return 2 * x * y\n    ### END SOLUTION",
                          metadata=meta(grade_id="partial_x", solution=True)),
-        v4.new_code_cell("assert partial_x(1.0, 3.0) == 6.0\nassert partial_x(2.0, -1.0) == -4.0",
+        # Test cells go through coursegrader.judge, as the course's own do (the grader replays student calls).
+        v4.new_code_cell("# f(x, y) = x² y の x による偏微分を確かめます。\nfrom coursegrader.judge import Case\n\n"
+                         "with Case(\"偏微分 ∂f/∂x\", key=\"ps1.tiny-partial-x\", visible=True) as case:\n"
+                         "    for x, y in [(1.0, 3.0), (2.0, -1.0)]:\n"
+                         "        case.expect_scalar(case.call(\"partial_x\", x, y), 2 * x * y, rtol=1e-9, atol=1e-12)",
                          metadata=meta(grade_id="test_partial_x", grade=True, locked=True, points=2)),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -80,6 +90,10 @@ def copy_course(target: Path, assignment: str = "ps1") -> tuple[Path, bool]:
         if (REPO / folder).is_dir():
             shutil.copytree(REPO / folder, target / folder, ignore=ignore, dirs_exist_ok=True)
     real = (REPO / "source" / assignment / f"{assignment}.ipynb").is_file()
+    if os.environ.get("COURSEGRADER_JOURNEY_TINY"):  # debugging aid: the journey on our own tiny notebook
+        real = False
+        shutil.rmtree(target / "source" / assignment, ignore_errors=True)
+        shutil.rmtree(target / "release" / assignment, ignore_errors=True)
     if not real:
         (target / "source" / assignment).mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.from_dict(tiny_notebook()), target / "source" / assignment / f"{assignment}.ipynb")
@@ -110,6 +124,40 @@ def nbgrader(course: Path, env: dict, *args: str, timeout: float = 300) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # The student's answer
+
+
+def _src(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _nbg(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def figure_cell(released_nb: Path) -> int | None:
+    """Index of the first plotting cell that can run right after opening (no graded test before it)."""
+    cells = json.loads(released_nb.read_text(encoding="utf-8"))["cells"]
+    for i, cell in enumerate(cells):
+        meta = _nbg(cell)
+        if cell["cell_type"] != "code":
+            continue
+        if meta.get("grade") or "NotImplementedError" in _src(cell):
+            return None  # running the cells up to a figure would stop on a test or an unanswered stub first
+        if "plt.show()" in _src(cell) or "plt.subplots" in _src(cell):
+            return i
+    return None
+
+
+def first_test_line_after(source_nb: Path, grade_id: str) -> str | None:
+    """First non-empty line of the first graded test cell after the solution cell `grade_id`."""
+    cells = json.loads(source_nb.read_text(encoding="utf-8"))["cells"]
+    seen = False
+    for cell in cells:
+        if _nbg(cell).get("grade_id") == grade_id:
+            seen = True
+        elif seen and cell["cell_type"] == "code" and _nbg(cell).get("grade"):
+            return next((line.strip() for line in _src(cell).splitlines() if line.strip()), None)
+    return None
 
 
 @dataclass
