@@ -35,10 +35,12 @@ Isolation of a job (``isolate=True``, as root)
 New mount, pid, net, ipc, uts and cgroup namespaces; a tmpfs root holding
 read-only binds of the system and the Python installation only, a fresh /proc,
 a minimal /dev, a size-capped /tmp, and the workdir read-write; pivot_root into
-it; a per-slot uid without capabilities and with no_new_privs; per-slot cgroup
+it; a per-slot uid without capabilities and with no_new_privs; a seccomp
+deny-list (keyrings, user namespaces, mounts, io_uring, ...); per-slot cgroup
 v1 memory and pids limits (rlimit fallbacks); rlimits for file size, CPU, open
 files and core dumps. The job is pid 1 of its pid namespace, so when it ends
 the kernel kills every process it started, detached or not.
+docs/sandbox.md ("Security model: the sandbox") says what this does not cover.
 
 ``isolate=False`` keeps rlimits, cgroups (if writable) and the process-group
 kill, for developers without root; it is not a security boundary.
