@@ -159,7 +159,12 @@ def _init_worker(root: str, slots, seed: int, isolate: bool) -> None:
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
+    import warnings
+
     os.chdir(root)
+    # nbgrader's gradebook code triggers SQLAlchemy "not in session" warnings on every submission (harmless)
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     slot = slots.get()
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     config.merge(Config({"SandboxedExecute": {"slot": slot, "seed": str(seed), "isolate": isolate}}))

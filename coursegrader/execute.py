@@ -44,18 +44,21 @@ STOPPED = {
     "protocol": "出力が大きすぎるか不正な形式だったため実行を打ち切りました",
 }
 
+#: Warmed once in the zygote: the notebook runner with its shell, and the Japanese font for figures.
+PRELOAD = ("coursegrader.kernel:prepare", "matplotlib_inline.backend_inline", "coursegrader.fonts:use_japanese_font")
+
 _zygotes: dict[tuple[int, bool], Any] = {}
 _zygote_lock = threading.Lock()
 
 
 def zygote_for(slot: int, isolate: bool):
     """One warm fork server per (worker slot, isolation) in this process, closed at exit."""
-    from .sandbox import Zygote
+    from .sandbox import DEFAULT_PRELOAD, Zygote
 
     key = (slot, isolate)
     with _zygote_lock:
         if key not in _zygotes:
-            _zygotes[key] = Zygote(slot=slot, isolate=isolate)
+            _zygotes[key] = Zygote(preload=PRELOAD + DEFAULT_PRELOAD, slot=slot, isolate=isolate)
         return _zygotes[key]
 
 

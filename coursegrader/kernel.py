@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from . import judge
 
@@ -127,8 +129,10 @@ def _make_shell(outputs: _Outputs) -> InteractiveShell:
 
     GradingShell.displayhook_class = CapturingDisplayHook
     GradingShell.display_pub_class = CapturingDisplayPublisher
-    shell = GradingShell.instance(colors="nocolor", history_length=0)
-    shell.history_manager.enabled = False
+    config = Config()
+    config.HistoryManager.enabled = False  # no sqlite file, no saving thread (the zygote forks this process)
+    shell = GradingShell.instance(config=config, colors="nocolor", history_length=0,
+                                  ipython_dir=tempfile.mkdtemp(prefix="coursegrader-ipython-"))
     try:
         shell.enable_matplotlib("inline")
     except Exception:  # noqa: BLE001 - matplotlib is optional for a notebook without plots
@@ -136,13 +140,25 @@ def _make_shell(outputs: _Outputs) -> InteractiveShell:
     return shell
 
 
+_prepared: tuple[_Outputs, InteractiveShell] | None = None
+
+
+def prepare() -> None:
+    """Build the shell once in the zygote, so every forked job starts from a pristine, ready copy."""
+    global _prepared
+    if _prepared is None:
+        outputs = _Outputs(100_000)
+        _prepared = (outputs, _make_shell(outputs))
+
+
 def run_notebook(payload: bytes, channel) -> None:
     """Entry point in the sandbox: ``payload`` is JSON ``{"cells": [...], "seed": int, "output_limit": int}``."""
     job = json.loads(payload.decode("utf-8"))
-    outputs = _Outputs(int(job.get("output_limit", 100_000)))
+    prepare()
+    outputs, shell = _prepared
+    outputs.limit = int(job.get("output_limit", 100_000))
     stdout, stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
     sys.stdout, sys.stderr = stdout, stderr
-    shell = _make_shell(outputs)
     seed = int(job["seed"])
     judge.set_run_seed(seed)
     count = 0
