@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 ## release: regenerate release/ from source/ with nbgrader generate_assignment
 release: $(STAMP)
-	$(PY) -m coursegrader release
+	$(PY) -m coursegrader generate
 
 ## grade: autograde every submission in submitted/ (or the bundled demo class), feedback, grades, report
 grade: $(STAMP)

@@ -57,6 +57,7 @@ def histogram(path: Path, outcomes: list[Outcome]) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from .fonts import use_japanese_font
 
@@ -72,6 +73,7 @@ def histogram(path: Path, outcomes: list[Outcome]) -> Path:
         ax.set_title(f"{assignment} の得点分布")
         ax.set_xlabel("得点")
         ax.set_ylabel("人数")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
