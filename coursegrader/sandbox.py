@@ -628,14 +628,6 @@ class _Cgroups:
                     pass
             time.sleep(0.01)
 
-    def remove(self) -> None:
-        for group in (self.memory, self.pids):
-            if group:
-                try:
-                    os.rmdir(group)
-                except OSError:
-                    pass
-
 
 class _ZygoteServer:
     """The zygote process: preloads, then forks one job per "run" request."""
@@ -1273,9 +1265,8 @@ def _zygote_main(fd: int) -> None:
     finally:
         if server.job_pid:
             server._signal(server.job_pid, signal.SIGKILL)
-        if server.cgroups:
+        if server.cgroups:  # the (empty) groups stay, for the next zygote of this slot
             server.cgroups.kill_all()
-            server.cgroups.remove()
 
 
 # ------------------------------------------------------------------------ the caller
