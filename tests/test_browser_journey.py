@@ -301,7 +301,14 @@ def test_student_and_instructor_journey(journey):
             ja = page.locator(".lm-Menu .lm-Menu-item", has_text="日本語")
             expect(ja).to_be_visible()
             shots(page, "instructor-language-menu")
-            page.keyboard.press("Escape")
+            # ... and selecting it switches the whole UI to Japanese after the reload JupyterLab asks for.
+            ja.click()
+            page.locator(".jp-Dialog").get_by_role("button", name="Change and reload").click()
+            page.wait_for_load_state("domcontentloaded")
+            expect(page.locator(".lm-MenuBar-item", has_text="ファイル")).to_be_visible(timeout=90_000)
+            expect(page.locator(".lm-MenuBar-item", has_text="設定")).to_be_visible()
+            expect(page.locator(".jp-DirListing-item", has_text="gradebook.db")).to_be_visible()
+            shots(page, "instructor-japanese-selected")
             ctx.close()
         except Exception:
             if page is not None and not page.is_closed():
