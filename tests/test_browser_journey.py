@@ -60,6 +60,8 @@ def journey(tmp_path):
 
     servers = jh.Servers(tmp_path)
     launches = {}
+    ports = {"student": lab.free_port()}
+    ports["instructor"] = jh.wait_for(lambda: (p := lab.free_port()) != ports["student"] and p, message="a second port")
     try:
         for role in ("student", "instructor"):
             launches[role] = lab.prepare(
@@ -69,7 +71,7 @@ def journey(tmp_path):
                 lab_dir=tmp_path / "lab",
                 exchange=exchange,
                 ip="127.0.0.1",
-                port=lab.free_port(),
+                port=ports[role],
                 token=secrets.token_hex(16),
                 open_browser=False,
             )

@@ -163,3 +163,57 @@ def test_japanese_figure_in_a_notebook_kernel(tmp_path):
     assert "IPAexGothic" in text or "CJK" in text or "IPA" in text
     assert not MISSING.search(text), text
     assert any("image/png" in o.get("data", {}) for o in outputs), json.dumps(outputs)[:500]
+
+
+def test_teachers_report_histogram_has_japanese_glyphs(tmp_path, rc_restored):
+    """The teacher's report draws its histogram (Japanese title and labels) with the Japanese font."""
+    report = pytest.importorskip("coursegrader.report")
+    batch = pytest.importorskip("coursegrader.batch")
+    histogram = getattr(report, "histogram", None)
+    if histogram is None:
+        pytest.skip("coursegrader.report.histogram is gone; adapt this test")
+    outcomes = [
+        batch.Outcome(assignment="ps1", student=f"s{i:03d}", status="graded", score=float(i % 5), max_score=5.0)
+        for i in range(12)
+    ]
+    messages: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = _Collect()
+    logging.getLogger("matplotlib").addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = histogram(tmp_path / "histogram.png", outcomes)
+    finally:
+        logging.getLogger("matplotlib").removeHandler(handler)
+    messages += [str(w.message) for w in caught]
+    assert [m for m in messages if MISSING.search(m)] == []
+    assert Path(path).read_bytes().startswith(b"\x89PNG")
+
+
+def _notebook_sources(nb_path: Path) -> list[str]:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize(
+    "nb_path",
+    sorted((ROOT / "source").glob("*/*.ipynb")) or [pytest.param(None, marks=pytest.mark.skip("no notebooks yet"))],
+    ids=lambda p: p.parent.name if p else "none",
+)
+def test_course_notebooks_plot_with_the_japanese_font(nb_path):
+    """Every course notebook that plots sets up the Japanese font before its first plot."""
+    sources = _notebook_sources(nb_path)
+    plots = [i for i, src in enumerate(sources) if re.search(r"\bplt\.|\.subplots\(|matplotlib", src)]
+    if not plots:
+        pytest.skip("no matplotlib in this notebook")
+    setup = [i for i, src in enumerate(sources) if "use_japanese_font(" in src]
+    assert setup, f"{nb_path.name}: plots but never calls coursegrader.fonts.use_japanese_font()"
+    first_figure = next((i for i in plots if re.search(r"plt\.(show|subplots|figure)|\.subplots\(", sources[i])), None)
+    if first_figure is not None:
+        assert setup[0] <= first_figure, f"{nb_path.name}: use_japanese_font() comes after the first figure"
