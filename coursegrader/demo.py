@@ -578,13 +578,13 @@ _FAILS: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "returns_list": {
             "ps2-gradient-visible": ["returns_list"],
-            "ps2-gradient-order": ["wrong_type"],
+            "ps2-gradient-order": ["returns_list"],
             "ps2-gradient-hidden": ["returns_list"],
             "ps2-gradient-integer": ["returns_list"],
             "ps2-gradient-shape": ["returns_list"],
         },
         "hard_coded": {
-            "ps2-gradient-order": ["wrong_type"],
+            "ps2-gradient-order": ["wrong_shape"],
             "ps2-gradient-hidden": ["wrong_values", "hard_coded"],
             "ps2-gradient-integer": ["wrong_values"],
             "ps2-gradient-shape": ["wrong_shape"],

@@ -542,34 +542,11 @@ class Case:
         if not self._reached(out):
             return self._check(label, False)
         expected = np.asarray(expected, dtype=float)
-        got = out.value
-        kind = out.kind
-        if kind == "none":
-            self._fail("returns_none", name=out.name)
-            return self._check(label, False)
-        if kind == "list":
-            self._fail("returns_list", name=out.name)
-            return self._check(label, False)
-        if kind == "scalar" and expected.shape != ():
-            self._fail("returns_scalar", name=out.name, type=type(got).__name__)
-            return self._check(label, False)
-        if kind not in ("ndarray", "scalar"):
-            self._fail("wrong_type", name=out.name, type=getattr(got, "type_name", type(got).__name__),
-                       expected="numpy.ndarray")
-            return self._check(label, False)
-        got = np.asarray(got)
-        if got.shape != expected.shape:
-            self._fail("wrong_shape", name=out.name, shape=got.shape, expected=expected.shape)
-            return self._check(label, False)
-        if got.dtype.kind in "biu":
-            self._fail("integer_dtype", name=out.name, dtype=got.dtype)
-            self._diagnose_values(out, got, expected, rtol, atol, mistakes, only_mistakes=True)
-            return self._check(label, False)
-        if got.dtype.kind == "c":
-            got = got.real
-        bad = ~np.isfinite(got)
-        if bad.any():
-            self._fail("not_finite", name=out.name, count=int(bad.sum()))
+        got = self._float_array(out, expected.shape)
+        if got is None:
+            if out.kind == "ndarray" and np.shape(out.value) == expected.shape and out.value.dtype.kind in "biu":
+                self._diagnose_values(out, out.value.astype(float), expected, rtol, atol, mistakes,
+                                      only_mistakes=True)
             return self._check(label, False)
         if np.all(np.abs(got - expected) <= atol + rtol * np.abs(expected)):
             if role == "visible":
@@ -581,6 +558,32 @@ class Case:
             self._visible_failed = True
         self._diagnose_values(out, got, expected, rtol, atol, mistakes, mistake_rtol=mistake_rtol)
         return self._check(label, False)
+
+    def _float_array(self, out: Outcome, shape: tuple) -> np.ndarray | None:
+        """Layers 3 and 4 for a reached outcome: type, shape, dtype, finite. Fails and returns None, or
+        returns the result as a float array of ``shape``."""
+        got, kind = out.value, out.kind
+        if kind == "none":
+            self._fail("returns_none", name=out.name)
+        elif kind == "list":
+            self._fail("returns_list", name=out.name)
+        elif kind == "scalar" and shape != ():
+            self._fail("returns_scalar", name=out.name, type=type(got).__name__)
+        elif kind not in ("ndarray", "scalar"):
+            self._fail("wrong_type", name=out.name, type=getattr(got, "type_name", type(got).__name__),
+                       expected="numpy.ndarray")
+        elif np.shape(got) != shape:
+            self._fail("wrong_shape", name=out.name, shape=np.shape(got), expected=shape)
+        elif np.asarray(got).dtype.kind in "biu":
+            self._fail("integer_dtype", name=out.name, dtype=np.asarray(got).dtype)
+        else:
+            array = np.asarray(got)
+            array = (array.real if array.dtype.kind == "c" else array).astype(float)
+            bad = ~np.isfinite(array)
+            if not bad.any():
+                return array
+            self._fail("not_finite", name=out.name, count=int(bad.sum()))
+        return None
 
     def _diagnose_values(self, out, got, expected, rtol, atol, mistakes, only_mistakes=False,
                          mistake_rtol=None) -> None:
@@ -643,14 +646,8 @@ class Case:
         errors = []
         for out, exact in zip(outs, exacts):
             exact = np.asarray(exact, dtype=float)
-            got = out.value
-            if out.kind != "ndarray" or np.shape(got) != exact.shape or got.dtype.kind not in "fc":
-                self._fail("wrong_type", name=out.name, type=getattr(got, "type_name", type(got).__name__),
-                           expected=f"float ndarray {exact.shape}")
-                return self._check(label, False)
-            got = got.real.astype(float)
-            if not np.all(np.isfinite(got)):
-                self._fail("not_finite", name=out.name, count=int((~np.isfinite(got)).sum()))
+            got = self._float_array(out, exact.shape)
+            if got is None:
                 return self._check(label, False)
             errors.append(float(np.max(np.abs(got - exact)) / max(float(np.max(np.abs(exact))), 1e-300)))
         coarse, fine = errors[0], errors[1]
@@ -671,16 +668,10 @@ class Case:
             return self._check(label, False)
         expected = np.asarray(expected, dtype=float)
         got = out.value
-        if out.kind == "list":
-            self._fail("returns_list", name=out.name)
-            return self._check(label, False)
-        if out.kind != "ndarray" or got.shape != expected.shape:
-            self._fail("wrong_type", name=out.name, type=getattr(got, "type_name", type(got).__name__),
-                       expected=f"ndarray {expected.shape}")
-            return self._check(label, False)
-        got = got.astype(float)
-        if not np.all(np.isfinite(got)):
-            self._fail("not_finite", name=out.name, count=int((~np.isfinite(got)).sum()))
+        if out.kind == "ndarray" and got.shape == expected.shape and got.dtype.kind in "biu":
+            out = Outcome(out.name, "ok", value=got.astype(float))  # an integer end point is still a point
+        got = self._float_array(out, expected.shape)
+        if got is None:
             return self._check(label, False)
         distance = float(np.linalg.norm(got - expected))
         if distance <= atol:
