@@ -129,7 +129,7 @@ def execution_floor(root: Path, sample: int = 12) -> float:
         "class C:\n    def send(self, b): pass\n"
         "jobs = json.loads(sys.stdin.read())\nt = time.perf_counter()\n"
         "for job in jobs: kernel.run_notebook(json.dumps(job).encode(), C())\n"
-        "print((time.perf_counter() - t) / len(jobs))\n"
+        "print((time.perf_counter() - t) / len(jobs), file=sys.__stdout__)\n"
     )
     jobs = []
     for path in paths:
