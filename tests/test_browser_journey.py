@@ -287,6 +287,7 @@ def test_student_and_instructor_journey(journey):
 
             # Submit from the Assignments tab (saved once more: Validate may leave the notebook marked dirty).
             page.keyboard.press("Control+s")
+            expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0)
             page.locator(".lm-TabBar-tab", has_text="Assignments").click()
             fetched.get_by_role("button", name="Submit").click()
             submitted = page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
