@@ -1,0 +1,259 @@
+"""Grading on a Dask distributed cluster instead of the local process pool (docs/scale.md).
+
+:func:`run_on_dask` sends one task per (assignment, student) to the scheduler and yields each
+:class:`~coursegrader.batch.Outcome` as soon as it is done, so the caller's progress bar moves as with the
+local pool. On the worker, a task is graded by the batch engine's own code (``batch._init_worker`` once per
+process, then ``batch._grade``): same nbgrader API, same sandbox, same judge, same manifests.
+
+What the workers need:
+
+* the course folder at the same path as on the client (a shared filesystem): submissions are read from
+  there, and autograded notebooks, feedback and manifests are written there;
+* this package importable by the worker's Python (the same venv at the same path), and root for the
+  sandbox (or ``--no-isolate``, which is no security boundary);
+* ``--nthreads 1``: a worker process grades one submission at a time with its one sandbox slot.
+  :func:`run_on_dask` refuses workers with more threads; a later joiner with more threads is safe but
+  grades one task at a time (a process-wide lock).
+
+Sandbox slots. Every grading process needs a slot of its own among the sandbox's 0..183 while it runs
+(a slot is a uid and a cgroup on that machine; the sandbox takes a machine-wide lock per slot). A Dask
+worker process claims its slot on first use, on its own machine, with no coordination through the
+scheduler: it takes the first slot from ``slot_base`` (default 100, above the local pool's 0, 1, ...)
+whose claim file it can lock (``dask-slotN.claim`` beside the sandbox's locks) and whose sandbox lock is
+free at that moment (a local ``coursegrader grade`` or ``nbgrader autograde`` on the same machine). The
+claim is an ``flock`` held for the life of the process, so a worker that dies or is restarted by its
+nanny frees its slot by itself; two workers on one machine never share a slot, workers on different
+machines may use the same number (that is fine: slots are per machine).
+
+The gradebook URL is the client's (``nbgrader_config.py`` on the client, so ``COURSEGRADER_DB_URL`` set
+where ``coursegrader grade`` runs): it travels with every task, and each worker process sets it as its
+``COURSEGRADER_DB_URL`` before reading the course's configuration. Use PostgreSQL when workers run on
+several machines (SQLite on a network filesystem does not lock reliably).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from . import batch
+from .batch import Outcome, Task
+
+log = logging.getLogger("coursegrader")
+
+#: First sandbox slot a Dask worker process tries on its machine (the local pool uses 0, 1, ...).
+DEFAULT_SLOT_BASE = 100
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot grade: no scheduler, no worker, a worker set up wrongly. Nothing was lost:
+    submissions graded before the error keep their results, and a rerun grades only the rest."""
+
+
+class WorkerSetupError(RuntimeError):
+    """Raised on a Dask worker that cannot prepare itself for grading (slot, configuration, sandbox)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The client side
+# ---------------------------------------------------------------------------------------------------
+
+def run_on_dask(root: Path, tasks: list[Task], scheduler: str, seed: int, isolate: bool, *,
+                slot_base: int = DEFAULT_SLOT_BASE, timeout: float = 60.0) -> Iterator[Outcome]:
+    """Grade ``tasks`` on the Dask cluster of ``scheduler``; yield each outcome as it completes.
+
+    ``scheduler`` is a scheduler address (``tcp://10.0.0.5:8786``) or the path of a scheduler file
+    (``dask scheduler --scheduler-file``). ``timeout`` bounds the wait for the scheduler and for a first
+    worker. Raises :class:`ClusterError` when the cluster cannot grade at all."""
+    from distributed import as_completed
+
+    root = Path(root).resolve()
+    db_url = course_db_url(root)
+    client = connect(scheduler, timeout)
+    pending: dict = {}
+    try:
+        check_workers(client, scheduler, timeout)
+        run_id = uuid.uuid4().hex[:8]
+        for task in tasks:
+            future = client.submit(grade_on_worker, str(root), task, seed, isolate, slot_base, db_url,
+                                   key=f"grade-{task.assignment}-{task.student}-{run_id}", pure=False)
+            pending[future] = task
+        for future in as_completed(list(pending), loop=client.loop):
+            task = pending.pop(future)
+            try:
+                outcome = future.result()
+            except WorkerSetupError as exc:
+                raise ClusterError(f"a Dask worker cannot grade: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this submission only
+                outcome = Outcome(task.assignment, task.student, "failed",
+                                  f"Dask cluster error: {type(exc).__name__}: {exc}")
+            yield outcome
+    finally:
+        if pending:
+            client.cancel(list(pending))
+        client.close()
+
+
+def course_db_url(root: Path) -> str:
+    """The gradebook URL as the course's nbgrader_config.py gives it here (on the client)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return config.CourseDirectory.db_url
+
+
+def connect(scheduler: str, timeout: float):
+    """A ``distributed.Client`` of ``scheduler`` (an address, or a scheduler file that exists)."""
+    from distributed import Client
+
+    try:
+        if Path(scheduler).is_file():
+            return Client(scheduler_file=scheduler, timeout=timeout, set_as_default=False)
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+
+
+def check_workers(client, scheduler: str, timeout: float) -> None:
+    """At least one worker, and every worker with one thread (one sandbox slot per process)."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise ClusterError(f"no Dask worker joined the scheduler {scheduler} within {timeout:g} s ({exc}); "
+                           "start workers with: dask worker SCHEDULER --nthreads 1") from None
+    threaded = {address: n for address, n in client.nthreads().items() if n != 1}
+    if threaded:
+        raise ClusterError(
+            "Dask workers must run one thread per process (dask worker ... --nthreads 1; use --nworkers for "
+            "parallelism): a grading process has one sandbox slot. Threaded workers: "
+            + ", ".join(f"{address} ({n} threads)" for address, n in sorted(threaded.items())))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The worker side (runs in the Dask worker processes)
+# ---------------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_state: dict = {"slot": None, "claim_fd": None, "key": None}
+
+
+def grade_on_worker(root: str, task: Task, seed: int, isolate: bool, slot_base: int, db_url: str) -> Outcome:
+    """One (assignment, student) on this worker process; the process is prepared on its first task."""
+    with _lock:
+        try:
+            _prepare(root, seed, isolate, slot_base, db_url)
+        except WorkerSetupError as exc:
+            raise WorkerSetupError(f"{_worker_name()}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any setup failure is the worker's, not the submission's
+            raise WorkerSetupError(f"{_worker_name()}: {type(exc).__name__}: {exc}") from None
+        return batch._grade(task)
+
+
+def worker_status() -> dict:
+    """This worker process: its pid, the sandbox slot it claimed (None before its first task) and the pids
+    of its sandboxes (``client.run(worker_status)`` asks every worker)."""
+    from . import execute
+
+    return {"pid": os.getpid(), "slot": _state["slot"],
+            "sandbox_pids": [z.pid for z in list(execute._zygotes.values()) if z.pid]}
+
+
+def _prepare(root: str, seed: int, isolate: bool, slot_base: int, db_url: str) -> None:
+    key = (root, seed, isolate, db_url)
+    if _state["key"] == key:
+        return
+    # nbgrader runs `alembic` by name: the worker's own venv comes first on PATH, as in the Makefile.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.environ["COURSEGRADER_DB_URL"] = db_url
+    if not (Path(root) / "nbgrader_config.py").is_file():
+        raise WorkerSetupError(f"no course folder at {root} on this worker (the course folder must be on a "
+                               "filesystem shared with the client, at the same path)")
+    if _state["slot"] is None:
+        _state["slot"], _state["claim_fd"] = claim_slot(slot_base)
+    slot = _state["slot"]
+    previous = _state["key"]
+    if previous is not None and previous[2] != isolate:
+        from . import execute
+
+        execute._close_zygotes()  # the other zygote holds this slot's sandbox lock
+    given = queue.SimpleQueue()
+    given.put(slot)
+    batch._init_worker(root, given, seed, isolate)
+    configured = batch._worker["api"].coursedir.db_url
+    if configured != db_url:
+        raise WorkerSetupError(f"the course's nbgrader_config.py gives the gradebook {configured!r} on this "
+                               f"worker, not the client's (it must read COURSEGRADER_DB_URL)")
+    # Start the warm sandbox now: a missing privilege is a setup error here, not a failed submission.
+    from .execute import zygote_for
+
+    zygote_for(slot, isolate)
+    _state["key"] = key
+    log.info("coursegrader worker %s: sandbox slot %d, course %s", _worker_name(), slot, root)
+
+
+def _state_dir() -> str:
+    from .sandbox import _STATE_DIR_ROOT
+
+    path = _STATE_DIR_ROOT if os.geteuid() == 0 else os.path.join(tempfile.gettempdir(),
+                                                                  f"coursegrader-{os.geteuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def claim_slot(base: int = DEFAULT_SLOT_BASE) -> tuple[int, int]:
+    """The first free sandbox slot from ``base`` on this machine, and the fd whose lock holds it.
+
+    Free means: no other process holds its claim, and no sandbox runs on it right now. The claim lasts
+    until the fd is closed, at the latest when the process ends."""
+    from .sandbox import MAX_SLOT
+
+    if not 0 <= base <= MAX_SLOT:
+        raise WorkerSetupError(f"slot base must be in 0..{MAX_SLOT}, got {base}")
+    state_dir = _state_dir()
+    for slot in range(base, MAX_SLOT + 1):
+        fd = os.open(os.path.join(state_dir, f"dask-slot{slot}.claim"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        if _sandbox_slot_busy(state_dir, slot):
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return slot, fd
+    raise WorkerSetupError(f"no free sandbox slot in {base}..{MAX_SLOT} on this machine")
+
+
+def _sandbox_slot_busy(state_dir: str, slot: int) -> bool:
+    """Does a sandbox (of any grader on this machine) hold the slot's lock right now?"""
+    fd = os.open(os.path.join(state_dir, f"slot{slot}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the probe's lock
+    return False
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        return f"worker {worker.name} ({worker.address})"
+    except (ImportError, ValueError):
+        return f"process {os.getpid()}"
