@@ -13,6 +13,7 @@ batch killed at any moment resumes where it stopped and ends with the same grade
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import logging
 import multiprocessing
@@ -186,6 +187,11 @@ def _grade(task: Task) -> Outcome:
             result = {"success": False, "error": f"{type(exc).__name__}: {exc}", "log": ""}
         if not result.get("success"):
             outcome = Outcome(task.assignment, task.student, "failed", _nbgrader_reason(result))
+            if "SandboxError" in outcome.reason or "SandboxUnavailable" in outcome.reason:
+                # the grading machine's problem, not the student's: no manifest, so the next run retries
+                outcome.reason = "grader error (will be retried): " + outcome.reason
+                outcome.seconds = round(time.perf_counter() - started, 3)
+                return outcome
         else:
             outcome = read_autograded(root, task)
             feedback = api.generate_feedback(task.assignment, task.student, force=True)
@@ -206,6 +212,9 @@ def _grade(task: Task) -> Outcome:
 def _nbgrader_reason(result: dict) -> str:
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):  # the exception that stopped nbgrader, e.g. "SandboxError: ..."
+        if re.match(r"^[A-Za-z_.]*(Error|Exception|Unavailable)\b.*:", line):
+            return "nbgrader failed: " + line[-300:]
     for marker in ("metadata", "checksum", "cell type", "Duplicate", "grade_id", "schema"):
         for line in lines:
             if marker.lower() in line.lower() and ("ERROR" in line or "Error" in line or "error" in line):
@@ -268,9 +277,11 @@ def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: boo
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     progress = Progress(len(todo), reused=len(outcomes))
     if todo:
+        from .sandbox import free_slots
+
         context = multiprocessing.get_context("spawn")
         slots = context.Queue()
-        for slot in range(workers):
+        for slot in free_slots(workers):
             slots.put(slot)
         with context.Pool(workers, initializer=_init_worker, initargs=(str(root), slots, seed, isolate),
                           maxtasksperchild=None) as pool:

@@ -53,12 +53,13 @@ _zygote_lock = threading.Lock()
 
 def zygote_for(slot: int, isolate: bool):
     """One warm fork server per (worker slot, isolation) in this process, closed at exit."""
-    from .sandbox import DEFAULT_PRELOAD, Zygote
+    from .sandbox import DEFAULT_PRELOAD, Zygote, free_slots
 
     key = (slot, isolate)
     with _zygote_lock:
         if key not in _zygotes:
-            _zygotes[key] = Zygote(preload=PRELOAD + DEFAULT_PRELOAD, slot=slot, isolate=isolate)
+            chosen = slot if slot >= 0 else free_slots(1)[0]
+            _zygotes[key] = Zygote(preload=PRELOAD + DEFAULT_PRELOAD, slot=chosen, isolate=isolate)
         return _zygotes[key]
 
 
@@ -88,7 +89,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     output_limit = Integer(100_000, help="Characters of output kept per cell (the rest is cut with a note).").tag(
         config=True)
     isolate = Bool(True, help="Run in Linux namespaces as an unprivileged user (needs root).").tag(config=True)
-    slot = Integer(0, help="Worker slot: selects the sandbox user and cgroup of this process.").tag(config=True)
+    slot = Integer(-1, help="Worker slot: selects the sandbox user and cgroup of this process "
+                            "(-1: the first slot no other grader on this machine holds).").tag(config=True)
     seed = Unicode("", help="Seed of the hidden test points; empty: COURSEGRADER_SEED or a new random seed.").tag(
         config=True)
     interrupt_grace = Float(2.0, help="Seconds an interrupted cell gets before the run is killed.").tag(config=True)

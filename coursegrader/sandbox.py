@@ -1272,6 +1272,36 @@ def _zygote_main(fd: int) -> None:
 # ------------------------------------------------------------------------ the caller
 
 
+def free_slots(count: int, start: int = 0) -> list[int]:
+    """The first ``count`` slots no zygote on this machine holds now, from ``start`` on.
+
+    A batch picks its workers' slots with this, so two batches (or a batch and a test) on one machine
+    use different uids and cgroups instead of waiting for each other. A slot taken between this check
+    and the zygote's start is still safe: the zygote then waits for its lock."""
+    state_dir = _STATE_DIR_ROOT if os.geteuid() == 0 else os.path.join(
+        tempfile.gettempdir(), f"coursegrader-{os.geteuid()}")
+    found: list[int] = []
+    for slot in range(start, MAX_SLOT + 1):
+        path = os.path.join(state_dir, f"slot{slot}.lock")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            found.append(slot)
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                found.append(slot)
+            except BlockingIOError:
+                pass
+            finally:
+                os.close(fd)
+        if len(found) == count:
+            return found
+    raise SandboxUnavailable(f"fewer than {count} free sandbox slots on this machine")
+
+
+
 def _signal_name(num: int) -> str:
     try:
         return signal.Signals(num).name
