@@ -1,9 +1,11 @@
 """Grading on a Dask distributed cluster instead of the local process pool (docs/scale.md).
 
-:func:`run_on_dask` sends one task per (assignment, student) to the scheduler and yields each
-:class:`~coursegrader.batch.Outcome` as soon as it is done, so the caller's progress bar moves as with the
-local pool. On the worker, a task is graded by the batch engine's own code (``batch._init_worker`` once per
-process, then ``batch._grade``): same nbgrader API, same sandbox, same judge, same manifests.
+:class:`DaskPool` is the part of ``multiprocessing.Pool`` that ``batch.run`` uses (``imap_unordered``,
+``map``), on a Dask scheduler: ``batch.run`` grades with it exactly as with the local pool, so the steps
+(autograde, feedback per assignment, manifests) and the progress bar (results as they finish) are the
+same. Each call runs the batch engine's own worker function (``batch._grade``, ``batch._feedback``) in a
+Dask worker process prepared once like a pool worker (``batch._init_worker``): same nbgrader API, same
+sandbox, same judge. :func:`run_on_dask` is the autograde step alone, as a generator of outcomes.
 
 What the workers need:
 
@@ -12,7 +14,7 @@ What the workers need:
 * this package importable by the worker's Python (the same venv at the same path), and root for the
   sandbox (or ``--no-isolate``, which is no security boundary);
 * ``--nthreads 1``: a worker process grades one submission at a time with its one sandbox slot.
-  :func:`run_on_dask` refuses workers with more threads; a later joiner with more threads is safe but
+  :class:`DaskPool` refuses workers with more threads; a later joiner with more threads is safe but
   grades one task at a time (a process-wide lock).
 
 Sandbox slots. Every grading process needs a slot of its own among the sandbox's 0..183 while it runs
@@ -66,40 +68,89 @@ class WorkerSetupError(RuntimeError):
 # The client side
 # ---------------------------------------------------------------------------------------------------
 
+class DaskPool:
+    """What ``batch.run`` uses of a ``multiprocessing.Pool`` (``imap_unordered``, ``map``), on a Dask cluster.
+
+    The functions are the batch engine's worker functions (``batch._grade``, ``batch._feedback``, ...):
+    each call runs in a Dask worker process prepared once like a pool worker (``batch._init_worker``),
+    with the sandbox slot that process claimed. A context manager: entering connects to ``scheduler`` (an
+    address such as ``tcp://10.0.0.5:8786``, or a scheduler file) and checks the workers, leaving cancels
+    what is still pending and disconnects (the cluster keeps running). ``timeout`` bounds the wait for
+    the scheduler and for a first worker. Errors are :class:`ClusterError`."""
+
+    def __init__(self, root: Path, scheduler: str, seed: int, isolate: bool, *,
+                 slot_base: int = DEFAULT_SLOT_BASE, timeout: float = 30.0):
+        self.root = Path(root).resolve()
+        self.scheduler, self.seed, self.isolate = scheduler, seed, isolate
+        self.slot_base, self.timeout = slot_base, timeout
+        self.client = None
+        self._pending: set = set()
+        self._run_id = uuid.uuid4().hex[:8]
+
+    def __enter__(self) -> "DaskPool":
+        # The client's gradebook URL, for the workers (they may not have COURSEGRADER_DB_URL themselves).
+        self.db_url = course_db_url(self.root)
+        self.client = connect(self.scheduler, self.timeout)
+        try:
+            check_workers(self.client, self.scheduler, self.timeout)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is not None:
+            if self._pending:
+                self.client.cancel(list(self._pending))
+                self._pending.clear()
+            self.client.close()
+            self.client = None
+
+    def imap_unordered(self, func, iterable, chunksize: int = 1) -> Iterator:
+        """``func(item)`` for every item on the cluster, results in the order they finish."""
+        from distributed import as_completed
+
+        futures = self._submit(func, iterable)
+        for future in as_completed(futures, loop=self.client.loop):
+            yield self._result(future)
+
+    def map(self, func, iterable, chunksize: int = 1) -> list:
+        """``func(item)`` for every item on the cluster, results in the items' order."""
+        return [self._result(future) for future in self._submit(func, iterable)]
+
+    def _submit(self, func, iterable) -> list:
+        futures = []
+        for index, item in enumerate(iterable):
+            label = f"{item.assignment}-{item.student}" if isinstance(item, Task) else str(index)
+            future = self.client.submit(
+                run_on_worker, func, item, str(self.root), self.seed, self.isolate, self.slot_base, self.db_url,
+                key=f"{func.__name__.strip('_')}-{label}-{self._run_id}-{index}", pure=False)
+            futures.append(future)
+        self._pending.update(futures)
+        return futures
+
+    def _result(self, future):
+        try:
+            return future.result()
+        except WorkerSetupError as exc:
+            raise ClusterError(f"a Dask worker cannot grade: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker, a lost scheduler
+            raise ClusterError(f"{future.key} failed on the Dask cluster: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._pending.discard(future)
+
+
 def run_on_dask(root: Path, tasks: list[Task], scheduler: str, seed: int, isolate: bool, *,
-                slot_base: int = DEFAULT_SLOT_BASE, timeout: float = 60.0) -> Iterator[Outcome]:
-    """Grade ``tasks`` on the Dask cluster of ``scheduler``; yield each outcome as it completes.
+                slot_base: int = DEFAULT_SLOT_BASE, timeout: float = 30.0) -> Iterator[Outcome]:
+    """Autograde ``tasks`` on the Dask cluster of ``scheduler``; yield each outcome as it completes.
 
-    ``scheduler`` is a scheduler address (``tcp://10.0.0.5:8786``) or the path of a scheduler file
-    (``dask scheduler --scheduler-file``). ``timeout`` bounds the wait for the scheduler and for a first
-    worker. Raises :class:`ClusterError` when the cluster cannot grade at all."""
-    from distributed import as_completed
-
-    root = Path(root).resolve()
-    db_url = course_db_url(root)
-    client = connect(scheduler, timeout)
-    pending: dict = {}
-    try:
-        check_workers(client, scheduler, timeout)
-        run_id = uuid.uuid4().hex[:8]
-        for task in tasks:
-            future = client.submit(grade_on_worker, str(root), task, seed, isolate, slot_base, db_url,
-                                   key=f"grade-{task.assignment}-{task.student}-{run_id}", pure=False)
-            pending[future] = task
-        for future in as_completed(list(pending), loop=client.loop):
-            task = pending.pop(future)
-            try:
-                outcome = future.result()
-            except WorkerSetupError as exc:
-                raise ClusterError(f"a Dask worker cannot grade: {exc}") from None
-            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this submission only
-                outcome = Outcome(task.assignment, task.student, "failed",
-                                  f"Dask cluster error: {type(exc).__name__}: {exc}")
-            yield outcome
-    finally:
-        if pending:
-            client.cancel(list(pending))
-        client.close()
+    The autograde step only (``batch._grade``: gradebook and autograded notebooks); feedback and manifests
+    are the batch's next steps, which ``batch.run`` takes with the same :class:`DaskPool`."""
+    with DaskPool(root, scheduler, seed, isolate, slot_base=slot_base, timeout=timeout) as pool:
+        yield from pool.imap_unordered(batch._grade, tasks)
 
 
 def course_db_url(root: Path) -> str:
@@ -145,8 +196,8 @@ _lock = threading.Lock()
 _state: dict = {"slot": None, "claim_fd": None, "key": None}
 
 
-def grade_on_worker(root: str, task: Task, seed: int, isolate: bool, slot_base: int, db_url: str) -> Outcome:
-    """One (assignment, student) on this worker process; the process is prepared on its first task."""
+def run_on_worker(func, item, root: str, seed: int, isolate: bool, slot_base: int, db_url: str):
+    """``func(item)`` in this worker process, prepared for grading on its first call."""
     with _lock:
         try:
             _prepare(root, seed, isolate, slot_base, db_url)
@@ -154,7 +205,7 @@ def grade_on_worker(root: str, task: Task, seed: int, isolate: bool, slot_base: 
             raise WorkerSetupError(f"{_worker_name()}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any setup failure is the worker's, not the submission's
             raise WorkerSetupError(f"{_worker_name()}: {type(exc).__name__}: {exc}") from None
-        return batch._grade(task)
+        return func(item)
 
 
 def worker_status() -> dict:
@@ -215,7 +266,7 @@ def claim_slot(base: int = DEFAULT_SLOT_BASE) -> tuple[int, int]:
 
     Free means: no other process holds its claim, and no sandbox runs on it right now. The claim lasts
     until the fd is closed, at the latest when the process ends."""
-    from .sandbox import MAX_SLOT
+    from .sandbox import MAX_SLOT, SandboxUnavailable, free_slots
 
     if not 0 <= base <= MAX_SLOT:
         raise WorkerSetupError(f"slot base must be in 0..{MAX_SLOT}, got {base}")
@@ -228,25 +279,17 @@ def claim_slot(base: int = DEFAULT_SLOT_BASE) -> tuple[int, int]:
         except BlockingIOError:
             os.close(fd)
             continue
-        if _sandbox_slot_busy(state_dir, slot):
+        try:
+            idle = free_slots(1, start=slot) == [slot]  # no sandbox (of any grader here) holds it now
+        except SandboxUnavailable:
+            idle = False
+        if not idle:
             os.close(fd)
             continue
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         return slot, fd
     raise WorkerSetupError(f"no free sandbox slot in {base}..{MAX_SLOT} on this machine")
-
-
-def _sandbox_slot_busy(state_dir: str, slot: int) -> bool:
-    """Does a sandbox (of any grader on this machine) hold the slot's lock right now?"""
-    fd = os.open(os.path.join(state_dir, f"slot{slot}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also releases the probe's lock
-    return False
 
 
 def _worker_name() -> str:
