@@ -11,7 +11,6 @@ import csv
 import os
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -67,8 +66,9 @@ def graded(database, tmp_path_factory):
         folder.mkdir(parents=True)
         nb = build_submission(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", VARIANTS[ASSIGNMENT][variant])
         nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+    # two workers: two processes write to the PostgreSQL gradebook at the same time
     run(root, sys.executable, "-m", "coursegrader", "grade", "--root", str(root), "--assignment", ASSIGNMENT,
-        "--seed", str(SEED), env=env)
+        "--seed", str(SEED), "--workers", "2", env=env)
     return root, env
 
 
