@@ -17,6 +17,15 @@ DASK_WORKERS ?= 2
 
 .PHONY: postgres-up postgres-down postgres-url postgres-drop dask-up dask-down
 
+# `make test` (what CI runs) starts PostgreSQL for tests/test_postgres.py and gives it the server's URL,
+# unless COURSEGRADER_TEST_POSTGRES_URL is already set (your own server). Not root: the test is skipped.
+ifeq ($(origin COURSEGRADER_TEST_POSTGRES_URL),undefined)
+ifeq ($(shell id -u),0)
+test: postgres-up
+test: export COURSEGRADER_TEST_POSTGRES_URL = $(PG_URL)
+endif
+endif
+
 ## postgres-up: install (Debian) and start PostgreSQL on 127.0.0.1:$(PG_PORT) with role and database coursegrader; prints the gradebook URL
 postgres-up:
 	@set -e; cd /; \
@@ -58,3 +67,30 @@ postgres-down:
 postgres-drop:
 	@line=$$(pg_lsclusters -h 2>/dev/null | awk '$$2 == "$(PG_CLUSTER)"'); set -- $$line; \
 	if [ -n "$$1" ]; then pg_dropcluster --stop $$1 $(PG_CLUSTER) && echo "dropped PostgreSQL cluster $(PG_CLUSTER)"; fi
+
+## dask-up: a Dask scheduler and DASK_WORKERS single-threaded workers on 127.0.0.1, in the background; then make grade ARGS="--scheduler build/dask/scheduler.json"
+dask-up: $(STAMP)
+	@mkdir -p $(DASK_DIR); \
+	if [ -f $(DASK_DIR)/scheduler.pid ] && kill -0 $$(cat $(DASK_DIR)/scheduler.pid) 2>/dev/null; then \
+	  echo "Dask is running: scheduler file $(DASK_DIR)/scheduler.json (make dask-down stops it)"; exit 0; fi; \
+	rm -f $(DASK_DIR)/scheduler.json; \
+	nohup $(VENV)/bin/dask scheduler --host 127.0.0.1 --port 0 --no-dashboard \
+	  --scheduler-file $(DASK_DIR)/scheduler.json >$(DASK_DIR)/scheduler.log 2>&1 </dev/null & echo $$! >$(DASK_DIR)/scheduler.pid; \
+	for i in $$(seq 300); do [ -s $(DASK_DIR)/scheduler.json ] && break; sleep 0.1; done; \
+	nohup $(VENV)/bin/dask worker --scheduler-file $(DASK_DIR)/scheduler.json --nworkers $(DASK_WORKERS) --nthreads 1 \
+	  --host 127.0.0.1 --no-dashboard --local-directory $(DASK_DIR)/work >$(DASK_DIR)/workers.log 2>&1 </dev/null & \
+	echo $$! >$(DASK_DIR)/workers.pid; \
+	$(PY) -c "import sys; from distributed import Client; c = Client(scheduler_file=sys.argv[1], timeout=30); \
+	c.wait_for_workers(int(sys.argv[2]), timeout=60); print(c.scheduler.address, '(scheduler file', sys.argv[1] + ')'); c.close()" \
+	  $(DASK_DIR)/scheduler.json $(DASK_WORKERS)
+
+## dask-down: shut down the scheduler and workers of dask-up
+dask-down:
+	@if [ -s $(DASK_DIR)/scheduler.json ]; then \
+	  $(PY) -c "import sys; from distributed import Client; Client(scheduler_file=sys.argv[1], timeout=5).shutdown()" \
+	    $(DASK_DIR)/scheduler.json 2>/dev/null || true; fi; \
+	for name in workers scheduler; do \
+	  pid=$$(cat $(DASK_DIR)/$$name.pid 2>/dev/null) || continue; \
+	  for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+	  kill $$pid 2>/dev/null && echo "stopped Dask $$name (pid $$pid)"; rm -f $(DASK_DIR)/$$name.pid; \
+	done; rm -f $(DASK_DIR)/scheduler.json; echo "Dask is down"
