@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import nbformat
 
@@ -175,7 +175,7 @@ def _init_worker(root: str, slots, seed: int, isolate: bool) -> None:
 
 
 def _grade(task: Task) -> Outcome:
-    """Autograde and write feedback for one (assignment, student); never raises."""
+    """Autograde one (assignment, student) into the gradebook; never raises. Feedback comes after."""
     root: Path = _worker["root"]
     api = _worker["api"]
     started = time.perf_counter()
@@ -190,37 +190,96 @@ def _grade(task: Task) -> Outcome:
             if "SandboxError" in outcome.reason or "SandboxUnavailable" in outcome.reason:
                 # the grading machine's problem, not the student's: no manifest, so the next run retries
                 outcome.reason = "grader error (will be retried): " + outcome.reason
-                outcome.seconds = round(time.perf_counter() - started, 3)
-                return outcome
         else:
             outcome = read_autograded(root, task)
-            feedback = api.generate_feedback(task.assignment, task.student, force=True)
-            if not feedback.get("success"):
-                outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "feedback not generated: " + \
-                    _nbgrader_reason(feedback)
     outcome.seconds = round(time.perf_counter() - started, 3)
-    if outcome.status != "missing":
-        path = manifest_path(root, task)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fingerprint": task.fingerprint, "outcome": asdict(outcome)},
-                                  ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
     return outcome
 
 
-def _nbgrader_reason(result: dict) -> str:
-    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in reversed(lines):  # the exception that stopped nbgrader, e.g. "SandboxError: ..."
-        if re.match(r"^[A-Za-z_.]*(Error|Exception|Unavailable)\b.*:", line):
-            return "nbgrader failed: " + line[-300:]
-    for marker in ("metadata", "checksum", "cell type", "Duplicate", "grade_id", "schema"):
-        for line in lines:
-            if marker.lower() in line.lower() and ("ERROR" in line or "Error" in line or "error" in line):
-                return "metadata tampered: " + line[-300:]
-    errors = [line for line in lines if "ERROR" in line or "Error" in line]
-    return "nbgrader failed: " + (errors[-1][-300:] if errors else (lines[-1][-300:] if lines else "unknown"))
+def _feedback(job: tuple[str, list[str]]) -> dict[str, str]:
+    """Feedback for some students of one assignment, in one nbgrader run (templates compiled once).
+
+    Returns student -> problem ("" when the feedback file was written)."""
+    from nbgrader.apps.api import capture_log
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.utils import temp_attrs
+
+    assignment, students = job
+    root: Path = _worker["root"]
+    api = _worker["api"]
+    everyone = {p.name for p in (root / "autograded").iterdir() if p.is_dir()}
+    with temp_attrs(api.coursedir, assignment_id=assignment, student_id="*",
+                    student_id_exclude=",".join(sorted(everyone - set(students)))):
+        app = GenerateFeedback(coursedir=api.coursedir, parent=api)
+        app.force = True
+        result = capture_log(app)
+    problems = {}
+    for student in students:
+        folder = root / "feedback" / student / assignment
+        if not (folder.is_dir() and any(folder.glob("*.html"))):
+            problems[student] = "feedback not generated: " + _nbgrader_reason(result)
+    return {student: problems.get(student, "") for student in students}
+
+
+def write_manifest(root: Path, task: Task, outcome: Outcome) -> None:
+    """The task is done: gradebook and feedback are written. Atomic, so a kill never leaves half a file."""
+    path = manifest_path(root, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"fingerprint": task.fingerprint, "outcome": asdict(outcome)},
+                              ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class FeedbackChunks:
+    """Feedback in chunks per assignment, submitted while grading goes on; manifests follow each chunk.
+
+    One GenerateFeedback run per chunk compiles nbconvert's templates once for several students, and a
+    batch killed at any moment keeps every finished chunk (a rerun redoes at most the open chunks)."""
+
+    size = 4
+
+    def __init__(self, root: Path, todo: list[Task], submit: Callable):
+        self.root, self.submit = root, submit
+        self.tasks = {(t.assignment, t.student): t for t in todo}
+        self.open: dict[str, list[Outcome]] = {}
+        self.running: list[tuple[list[Outcome], Any]] = []
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.score is None:  # nothing to give feedback on: done (or a grader error, retried later)
+            self._finish([outcome], {})
+        else:
+            chunk = self.open.setdefault(outcome.assignment, [])
+            chunk.append(outcome)
+            if len(chunk) >= self.size:
+                self._start(outcome.assignment)
+        self._collect(wait=False)
+
+    def drain(self) -> None:
+        for assignment in list(self.open):
+            self._start(assignment)
+        self._collect(wait=True)
+
+    def _start(self, assignment: str) -> None:
+        chunk = self.open.pop(assignment)
+        self.running.append((chunk, self.submit((assignment, [o.student for o in chunk]))))
+
+    def _collect(self, wait: bool) -> None:
+        still = []
+        for chunk, result in self.running:
+            if wait or result.ready():
+                self._finish(chunk, result.get())
+            else:
+                still.append((chunk, result))
+        self.running = still
+
+    def _finish(self, chunk: list[Outcome], problems: Mapping[str, str]) -> None:
+        for outcome in chunk:
+            problem = problems.get(outcome.student, "")
+            if problem:
+                outcome.reason = (outcome.reason + "; " if outcome.reason else "") + problem
+            if not outcome.reason.startswith("grader error"):
+                write_manifest(self.root, self.tasks[(outcome.assignment, outcome.student)], outcome)
 
 
 def read_autograded(root: Path, task: Task) -> Outcome:
@@ -283,12 +342,19 @@ def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: boo
         slots = context.Queue()
         for slot in free_slots(workers):
             slots.put(slot)
+        fresh: list[Outcome] = []
         with context.Pool(workers, initializer=_init_worker, initargs=(str(root), slots, seed, isolate),
                           maxtasksperchild=None) as pool:
+            feedback = FeedbackChunks(root, todo, lambda job: pool.apply_async(_feedback, (job,)))
             for outcome in pool.imap_unordered(_grade, todo, chunksize=1):
-                outcomes.append(outcome)
+                fresh.append(outcome)
                 progress.step(outcome)
-    progress.close()
+                feedback.add(outcome)
+            progress.close()
+            feedback.drain()
+        outcomes.extend(fresh)
+    else:
+        progress.close()
     order = {(t.assignment, t.student): i for i, t in enumerate(tasks)}
     outcomes.sort(key=lambda o: order.get((o.assignment, o.student), 0))
     return outcomes
