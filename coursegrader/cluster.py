@@ -1,9 +1,9 @@
 """Grading on a Dask distributed cluster instead of the local process pool (docs/scale.md).
 
 :class:`DaskPool` is the part of ``multiprocessing.Pool`` that ``batch.run`` uses (``imap_unordered``,
-``map``), on a Dask scheduler: ``batch.run`` grades with it exactly as with the local pool, so the steps
-(autograde, feedback per assignment, manifests) and the progress bar (results as they finish) are the
-same. Each call runs the batch engine's own worker function (``batch._grade``, ``batch._feedback``) in a
+``map``, ``apply_async``), on a Dask scheduler: ``batch.run`` grades with it exactly as with the local
+pool, so the steps (autograde, feedback per assignment, manifests) and the progress bar (results as they
+finish) are the same. Each call runs the batch engine's own worker function (``batch._grade``, ``batch._feedback``) in a
 Dask worker process prepared once like a pool worker (``batch._init_worker``): same nbgrader API, same
 sandbox, same judge. :func:`run_on_dask` is the autograde step alone, as a generator of outcomes.
 
@@ -36,6 +36,7 @@ several machines (SQLite on a network filesystem does not lock reliably).
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import os
 import queue
@@ -69,7 +70,8 @@ class WorkerSetupError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------
 
 class DaskPool:
-    """What ``batch.run`` uses of a ``multiprocessing.Pool`` (``imap_unordered``, ``map``), on a Dask cluster.
+    """What ``batch.run`` uses of a ``multiprocessing.Pool`` (``imap_unordered``, ``map``, ``apply_async``),
+    on a Dask cluster.
 
     The functions are the batch engine's worker functions (``batch._grade``, ``batch._feedback``, ...):
     each call runs in a Dask worker process prepared once like a pool worker (``batch._init_worker``),
@@ -86,6 +88,7 @@ class DaskPool:
         self.client = None
         self._pending: set = set()
         self._run_id = uuid.uuid4().hex[:8]
+        self._count = itertools.count()
 
     def __enter__(self) -> "DaskPool":
         # The client's gradebook URL, for the workers (they may not have COURSEGRADER_DB_URL themselves).
@@ -113,34 +116,61 @@ class DaskPool:
         """``func(item)`` for every item on the cluster, results in the order they finish."""
         from distributed import as_completed
 
-        futures = self._submit(func, iterable)
+        futures = self._submit(func, [(item,) for item in iterable])
         for future in as_completed(futures, loop=self.client.loop):
             yield self._result(future)
 
     def map(self, func, iterable, chunksize: int = 1) -> list:
         """``func(item)`` for every item on the cluster, results in the items' order."""
-        return [self._result(future) for future in self._submit(func, iterable)]
+        return [self._result(future) for future in self._submit(func, [(item,) for item in iterable])]
 
-    def _submit(self, func, iterable) -> list:
+    def apply_async(self, func, args: tuple = ()) -> "AsyncResult":
+        """``func(*args)`` on the cluster; ``ready()`` and ``get()`` as multiprocessing's AsyncResult."""
+        (future,) = self._submit(func, [tuple(args)])
+        return AsyncResult(self, future)
+
+    def _submit(self, func, calls: list[tuple]) -> list:
         futures = []
-        for index, item in enumerate(iterable):
-            label = f"{item.assignment}-{item.student}" if isinstance(item, Task) else str(index)
+        for index, args in enumerate(calls):
             future = self.client.submit(
-                run_on_worker, func, item, str(self.root), self.seed, self.isolate, self.slot_base, self.db_url,
-                key=f"{func.__name__.strip('_')}-{label}-{self._run_id}-{index}", pure=False)
+                run_on_worker, func, args, str(self.root), self.seed, self.isolate, self.slot_base, self.db_url,
+                key=f"{func.__name__.strip('_')}-{_label(args)}-{self._run_id}-{next(self._count)}", pure=False)
             futures.append(future)
         self._pending.update(futures)
         return futures
 
-    def _result(self, future):
+    def _result(self, future, timeout: float | None = None):
         try:
-            return future.result()
+            return future.result(timeout=timeout)
         except WorkerSetupError as exc:
             raise ClusterError(f"a Dask worker cannot grade: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker, a lost scheduler
             raise ClusterError(f"{future.key} failed on the Dask cluster: {type(exc).__name__}: {exc}") from None
         finally:
             self._pending.discard(future)
+
+
+def _label(args: tuple) -> str:
+    """A readable part of a task's key (Dask's dashboard and errors): the submission or the assignment."""
+    first = args[0] if args else None
+    if isinstance(first, Task):
+        return f"{first.assignment}-{first.student}"
+    if isinstance(first, tuple) and first and isinstance(first[0], str):  # a feedback job (assignment, students)
+        return first[0]
+    return "call"
+
+
+class AsyncResult:
+    """One :meth:`DaskPool.apply_async` call, as much of ``multiprocessing.pool.AsyncResult`` as the batch uses."""
+
+    def __init__(self, pool: DaskPool, future):
+        self._pool, self._future = pool, future
+
+    def ready(self) -> bool:
+        return self._future.done()
+
+    def get(self, timeout: float | None = None):
+        return self._pool._result(self._future, timeout)
 
 
 def run_on_dask(root: Path, tasks: list[Task], scheduler: str, seed: int, isolate: bool, *,
@@ -196,8 +226,8 @@ _lock = threading.Lock()
 _state: dict = {"slot": None, "claim_fd": None, "key": None}
 
 
-def run_on_worker(func, item, root: str, seed: int, isolate: bool, slot_base: int, db_url: str):
-    """``func(item)`` in this worker process, prepared for grading on its first call."""
+def run_on_worker(func, args: tuple, root: str, seed: int, isolate: bool, slot_base: int, db_url: str):
+    """``func(*args)`` in this worker process, prepared for grading on its first call."""
     with _lock:
         try:
             _prepare(root, seed, isolate, slot_base, db_url)
@@ -205,7 +235,7 @@ def run_on_worker(func, item, root: str, seed: int, isolate: bool, slot_base: in
             raise WorkerSetupError(f"{_worker_name()}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any setup failure is the worker's, not the submission's
             raise WorkerSetupError(f"{_worker_name()}: {type(exc).__name__}: {exc}") from None
-        return func(item)
+        return func(*args)
 
 
 def worker_status() -> dict:

@@ -208,7 +208,8 @@ def test_cluster_shuts_down_completely(dask_cluster, graded):
     assert len(worker_pids) == 2 and len(zygote_pids) == 2, (worker_pids, zygote_pids)
     client.shutdown()
     for name, proc in dask_cluster["procs"].items():
-        assert _wait_exit(proc, 30) is not None, f"{name} still running:\n" + _tail(dask_cluster["logs"] / f"{name}.log")
+        log = dask_cluster["logs"] / f"{name}.log"
+        assert _wait_exit(proc, 30) is not None, f"{name} still running:\n" + _tail(log)
     deadline = time.monotonic() + 10
     while any(map(_alive, worker_pids + zygote_pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
