@@ -318,8 +318,9 @@ def read_autograded(root: Path, task: Task) -> Outcome:
 # ---------------------------------------------------------------------------------------------------
 
 def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: bool = False,
-        seed: int | None = None, isolate: bool = True) -> list[Outcome]:
-    """Grade ``tasks`` with ``workers`` parallel processes; unchanged, already graded tasks are reused."""
+        seed: int | None = None, isolate: bool = True, scheduler: str | None = None) -> list[Outcome]:
+    """Grade ``tasks`` with ``workers`` parallel processes, or on the Dask cluster of ``scheduler`` (an
+    address or a scheduler file, docs/scale.md); unchanged, already graded tasks are reused."""
     root = root.resolve()
     seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
     outcomes: list[Outcome] = []
@@ -336,15 +337,21 @@ def run(root: Path, tasks: list[Task], *, workers: int | None = None, force: boo
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     progress = Progress(len(todo), reused=len(outcomes))
     if todo:
-        from .sandbox import free_slots
+        if scheduler:  # a Dask cluster: same steps; its worker processes claim their own slots
+            from .cluster import DaskPool
 
-        context = multiprocessing.get_context("spawn")
-        slots = context.Queue()
-        for slot in free_slots(workers):
-            slots.put(slot)
+            pool_context = DaskPool(root, scheduler, seed, isolate)
+        else:
+            from .sandbox import free_slots
+
+            context = multiprocessing.get_context("spawn")
+            slots = context.Queue()
+            for slot in free_slots(workers):
+                slots.put(slot)
+            pool_context = context.Pool(workers, initializer=_init_worker,
+                                        initargs=(str(root), slots, seed, isolate), maxtasksperchild=None)
         fresh: list[Outcome] = []
-        with context.Pool(workers, initializer=_init_worker, initargs=(str(root), slots, seed, isolate),
-                          maxtasksperchild=None) as pool:
+        with pool_context as pool:
             feedback = FeedbackChunks(root, todo, lambda job: pool.apply_async(_feedback, (job,)))
             for outcome in pool.imap_unordered(_grade, todo, chunksize=1):
                 fresh.append(outcome)

@@ -109,8 +109,13 @@ def grade(args: argparse.Namespace) -> int:
     elif not gradebook_ready(root):
         generate(root)
     tasks = batch.plan(root, args.assignment or None, args.student or None)
-    outcomes = batch.run(root, tasks, workers=args.workers, force=args.force,
-                         seed=args.seed, isolate=not args.no_isolate)
+    from .cluster import ClusterError
+
+    try:
+        outcomes = batch.run(root, tasks, workers=args.workers, force=args.force, seed=args.seed,
+                             isolate=not args.no_isolate, scheduler=args.scheduler)
+    except ClusterError as exc:
+        raise SystemExit(f"coursegrader grade: {exc}") from None
     report.fill_max_scores(root, outcomes)
     paths = report.write(root, outcomes, demo=demo)
     print(report.summary_table(outcomes, demo=demo))
@@ -139,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: CPU cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on this Dask cluster instead: scheduler address (tcp://host:8786) or scheduler "
+                        "file; workers need --nthreads 1 and the course folder at the same path (docs/scale.md)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     p.add_argument("--seed", type=int, default=None, help="seed of the hidden test points (default: random)")
     p.add_argument("--demo", action="store_true", help="grade the bundled demo class (in --root or build/)")

@@ -11,16 +11,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import queue
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from conftest import copy_course, nbgrader
+from conftest import copy_course, nbgrader, run
 
 from coursegrader import batch, cluster
 from coursegrader.demo import EXPECTED_POINTS, VARIANTS, build_submission
@@ -120,22 +118,6 @@ def dask_cluster(tmp_path_factory):
             handle.close()
 
 
-class _DaskContext:
-    """Stands in for multiprocessing's spawn context in ``batch.run``: its Pool is a DaskPool on the test
-    cluster, so the batch's own steps (autograde, feedback, manifests) run on the Dask workers.
-    (Until ``batch.run`` takes ``scheduler=`` itself; then the test calls that.)"""
-
-    def __init__(self, address: str):
-        self.address = address
-
-    def Queue(self):  # noqa: N802 - the name multiprocessing uses
-        return queue.SimpleQueue()
-
-    def Pool(self, processes, initializer, initargs, maxtasksperchild=None):  # noqa: N802
-        root, _slots, seed, isolate = initargs
-        return cluster.DaskPool(Path(root), self.address, seed, isolate, slot_base=SLOT_BASE)
-
-
 @pytest.fixture(scope="module")
 def graded(dask_cluster, tmp_path_factory):
     """The class graded by the batch engine on the cluster (the course's own SQLite gradebook)."""
@@ -144,10 +126,14 @@ def graded(dask_cluster, tmp_path_factory):
         root = make_class(tmp_path_factory.mktemp("dask-class"))
         tasks = batch.plan(root, [ASSIGNMENT])
         assert sorted(t.student for t in tasks) == sorted(student_id(v) for v in CASES)
-        context = _DaskContext(dask_cluster["address"])
-        patch.setattr(batch, "multiprocessing", SimpleNamespace(get_context=lambda method: context))
-        outcomes = batch.run(root, tasks, seed=SEED, isolate=os.geteuid() == 0)
-    return root, {o.student: o for o in outcomes}
+        run(root, sys.executable, "-m", "coursegrader", "grade", "--root", str(root), "--assignment", ASSIGNMENT,
+            "--seed", str(SEED), "--scheduler", dask_cluster["address"],
+            *([] if os.geteuid() == 0 else ["--no-isolate"]))
+    outcomes = {}
+    for manifest in (root / "autograded").glob(f"*/{ASSIGNMENT}/{batch.MANIFEST}"):
+        outcome = batch.Outcome(**json.loads(manifest.read_text(encoding="utf-8"))["outcome"])
+        outcomes[outcome.student] = outcome
+    return root, outcomes
 
 
 def test_every_submission_graded_once(graded):
