@@ -282,6 +282,25 @@ class FeedbackChunks:
                 write_manifest(self.root, self.tasks[(outcome.assignment, outcome.student)], outcome)
 
 
+#: nbgrader's words when a notebook's cell metadata was edited by hand (schema, types, ids, checksums)
+_METADATA_MARKERS = ("newer version", "metadata", "schema", "cell type", "checksum", "duplicate", "grade_id")
+
+
+def _nbgrader_reason(result: dict) -> str:
+    """One line a teacher can act on, from nbgrader's captured error and log."""
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # log records "[App | ERROR] ..." and exception summaries "SomeError: ...", not traceback source lines
+    errors = [line for line in lines if re.match(r"^\[[^]]*ERROR\]|^[A-Za-z_.]*(Error|Exception)\b.*: ", line)]
+    for line in errors:
+        if any(marker in line.lower() for marker in _METADATA_MARKERS):
+            return "metadata tampered (nbgrader refused the notebook): " + line[-300:]
+    for line in reversed(lines):  # the exception that stopped nbgrader, e.g. "SandboxError: ..."
+        if re.match(r"^[A-Za-z_.]*(Error|Exception|Unavailable)\b.*:", line):
+            return "nbgrader failed: " + line[-300:]
+    return "nbgrader failed: " + (errors[-1][-300:] if errors else (lines[-1][-300:] if lines else "unknown"))
+
+
 def read_autograded(root: Path, task: Task) -> Outcome:
     """Scores per test cell (nbgrader's own determine_grade) and the run's status from the notebook."""
     from nbgrader.utils import determine_grade, is_grade, is_solution

@@ -7,7 +7,6 @@ The CLI only reads arguments and prints; the work is done by :mod:`coursegrader.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -67,6 +66,8 @@ def _db_url(root: Path) -> str:
 
 def make_demo_class(root: Path = DEMO_ROOT) -> Path:
     """A self-contained copy of the course with the bundled fake class in submitted/ (labelled as the demo)."""
+    import nbformat
+
     from .batch import course_assignments
     from .demo import DEMO_CLASS, VARIANTS, build_submission
 
@@ -87,8 +88,6 @@ def make_demo_class(root: Path = DEMO_ROOT) -> Path:
                                       VARIANTS[assignment][variant])
                 folder = root / "submitted" / student / assignment
                 folder.mkdir(parents=True, exist_ok=True)
-                import nbformat
-
                 nbformat.write(nb, folder / f"{notebook}.ipynb")
                 (folder / "timestamp.txt").write_text("2026-12-01 09:00:00.000000 Asia/Tokyo", encoding="utf-8")
     return root

@@ -59,6 +59,13 @@ def _untag_test_cell(nb):
     return nb
 
 
+def _tampered_metadata(nb):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == CELL:
+            cell.metadata["nbgrader"]["schema_version"] = 99
+    return nb
+
+
 def _broken_json(nb):
     return nbformat.writes(nb).encode("utf-8")[:-200]
 
@@ -206,6 +213,8 @@ ATTACKS: dict[str, Attack] = {
     "untags_a_test_cell": Attack(ZEROS, "baseline_zeros", mutate=_untag_test_cell),
     "renamed_notebook": Attack(CORRECT, "baseline_zeros", status="failed", reason="unknown notebook name",
                                filename="ps2 (1).ipynb"),
+    "tampers_metadata": Attack(CORRECT, "baseline_zeros", status="failed", reason="metadata tampered",
+                               mutate=_tampered_metadata),
     "broken_json": Attack(CORRECT, "baseline_zeros", status="failed", reason="not a valid notebook",
                           mutate=_broken_json),
 }

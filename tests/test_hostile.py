@@ -21,7 +21,7 @@ import pytest
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
 from conftest import copy_course, nbgrader, run
-from hostile_submissions import ATTACKS, BASELINES, CELL, Attack, write_submission
+from hostile_submissions import ATTACKS, BASELINES, Attack, write_submission
 
 from coursegrader.sandbox import UID_BASE
 
