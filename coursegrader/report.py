@@ -133,6 +133,16 @@ def _html(path: Path, outcomes, cells, mistakes, demo: bool) -> Path:
         score = "" if o.score is None or o.status == "missing" else f"{o.score:g}"
         rows.append(f"<tr class='{e(o.status)}'><td>{e(o.student)}</td><td>{e(o.assignment)}</td>"
                     f"<td>{e(o.status)}</td><td>{score}</td><td>{o.max_score:g}</td><td>{e(o.reason)}</td></tr>")
+    by_key = {(o.student, o.assignment): o for o in outcomes}
+    pivot = []
+    for student in sorted({o.student for o in outcomes}):
+        cells = []
+        for assignment in assignments:
+            o = by_key.get((student, assignment))
+            text = "missing" if o is None or o.status == "missing" else (
+                "failed" if o.score is None else f"{o.score:g} / {o.max_score:g}")
+            cells.append(f"<td class='{e(o.status if o else 'missing')}'>{e(text)}</td>")
+        pivot.append(f"<tr><td>{e(student)}</td>{''.join(cells)}</tr>")
     items = [f"<tr><td>{e(a)}</td><td>{e(g)}</td><td>{f}/{t}</td><td>{(f / t if t else 0):.0%}</td></tr>"
              for (a, g), (f, t) in sorted(cells.items())]
     common = [f"<tr><td>{e(a)}</td><td><code>{e(k)}</code></td><td>{n}</td>"
@@ -140,13 +150,16 @@ def _html(path: Path, outcomes, cells, mistakes, demo: bool) -> Path:
     title = "M3.2 偏微分: 採点レポート" + (" (DEMO CLASS — fake students)" if demo else "")
     page = f"""<!doctype html><html lang="ja"><meta charset="utf-8"><title>{e(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}
-td,th{{border:1px solid #ccc;padding:.3em .6em}}tr.failed{{background:#fde2e1}}tr.missing{{background:#eee}}</style>
+td,th{{border:1px solid #ccc;padding:.3em .6em}}.failed{{background:#fde2e1}}.missing{{background:#eee}}
+img{{max-width:100%}}</style>
 <h1>{e(title)}</h1>
 <p>{len({o.student for o in outcomes})} students × {len(assignments)} assignments.
 Status: graded = autograded normally; failed = the run stopped early or could not be graded (reason given);
 missing = nothing submitted.</p>
-<h2>得点 (scores)</h2><table><tr><th>student</th><th>assignment</th><th>status</th><th>score</th><th>max</th>
-<th>reason</th></tr>{''.join(rows)}</table>
+<h2>課題ごとの得点 (score per assignment)</h2><table><tr><th>student</th>{''.join(f"<th>{e(a)}</th>" for a in assignments)}</tr>
+{''.join(pivot)}</table>
+<h2>得点と状態 (every submission, with the reason of a failure)</h2><table><tr><th>student</th><th>assignment</th>
+<th>status</th><th>score</th><th>max</th><th>reason</th></tr>{''.join(rows)}</table>
 <h2>得点分布 (histogram)</h2><img src="histogram.png" alt="histogram">
 <h2>テストごとの不合格率 (failure rate of every test cell)</h2>
 <table><tr><th>assignment</th><th>test cell</th><th>failed/graded</th><th>rate</th></tr>{''.join(items)}</table>
