@@ -136,13 +136,13 @@ def _html(path: Path, outcomes, cells, mistakes, demo: bool) -> Path:
     by_key = {(o.student, o.assignment): o for o in outcomes}
     pivot = []
     for student in sorted({o.student for o in outcomes}):
-        cells = []
+        row = []
         for assignment in assignments:
             o = by_key.get((student, assignment))
             text = "missing" if o is None or o.status == "missing" else (
                 "failed" if o.score is None else f"{o.score:g} / {o.max_score:g}")
-            cells.append(f"<td class='{e(o.status if o else 'missing')}'>{e(text)}</td>")
-        pivot.append(f"<tr><td>{e(student)}</td>{''.join(cells)}</tr>")
+            row.append(f"<td class='{e(o.status if o else 'missing')}'>{e(text)}</td>")
+        pivot.append(f"<tr><td>{e(student)}</td>{''.join(row)}</tr>")
     items = [f"<tr><td>{e(a)}</td><td>{e(g)}</td><td>{f}/{t}</td><td>{(f / t if t else 0):.0%}</td></tr>"
              for (a, g), (f, t) in sorted(cells.items())]
     common = [f"<tr><td>{e(a)}</td><td><code>{e(k)}</code></td><td>{n}</td>"
