@@ -1076,6 +1076,11 @@ def _build_root(server: _ZygoteServer, workdir: str, limits: Limits) -> None:
     root = server.root_dir
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do propagates to the host
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=8192,mode=755")
+    # /tmp first: the venv, the package or the workdir may live below /tmp (a clone in /tmp/...), and
+    # their binds must land on top of the job's /tmp, not be hidden under it.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    tmp_size = max(limits.memory_bytes // 2, 16 << 20)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_size},mode=1777")
     ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
     for kind, path, link in server.plan:
         dst = root + path
@@ -1115,9 +1120,6 @@ def _build_root(server: _ZygoteServer, workdir: str, limits: Limits) -> None:
 
     os.makedirs(root + "/proc", mode=0o555, exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    tmp_size = max(limits.memory_bytes // 2, 16 << 20)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_size},mode=1777")
     # The workdir last: it may lie under /tmp or under a read-only bind.
     os.makedirs(root + workdir, mode=0o755, exist_ok=True)
     _mount(workdir, root + workdir, None, MS_BIND)
