@@ -7,7 +7,6 @@ whose score bounds the attack's score: an attack may never earn more than the ho
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
@@ -229,8 +228,3 @@ def write_submission(release_notebook, folder, attack: Attack) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     data = content if isinstance(content, bytes) else nbformat.writes(content).encode("utf-8")
     (folder / attack.filename).write_bytes(data)
-
-
-def describe() -> str:
-    return json.dumps({name: {"baseline": a.baseline, "status": a.status} for name, a in ATTACKS.items()},
-                      indent=1)
